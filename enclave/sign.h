@@ -1,0 +1,50 @@
+/*
+ * sign.h - one signature as the enclave makes it: hash the data itself, build the raw
+ * input (DigestInfo for PKCS#1 v1.5), sign through the backend with the raw mechanism,
+ * and verify the result with the public key before it leaves (always for RSA: a faulty
+ * RSA-CRT signature leaks the key; for ECDSA and EdDSA when `verify` is set).
+ */
+#ifndef WARDEN_SIGN_H
+#define WARDEN_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct sign_req {
+	CK_MECHANISM_TYPE mechanism; /* the mechanism the client asked for */
+	/* CKM_*_RSA_PKCS_PSS parameters (has_pss set), as CK_RSA_PKCS_PSS_PARAMS */
+	int has_pss;
+	CK_MECHANISM_TYPE pss_hash_alg;
+	CK_RSA_PKCS_MGF_TYPE pss_mgf;
+	CK_ULONG pss_salt_len;
+	const uint8_t *data;
+	size_t data_len;
+};
+
+/* Mechanisms the enclave serves.  Full-data ones take the data to be signed; raw ones
+ * a digest (CKM_ECDSA, CKM_RSA_PKCS_PSS) or a DigestInfo (CKM_RSA_PKCS). */
+int sign_mech_is_raw(CK_MECHANISM_TYPE m);
+/* 1 when mechanism m can be used with a key of type kt (and, for ECDSA, its curve). */
+int sign_mech_fits_key(CK_MECHANISM_TYPE m, const struct bk_key *key);
+
+/* Fetches the digests and other algorithms once, before the sandbox.  Returns
+ * WARDEN_OK or WARDEN_E_INTERNAL. */
+__attribute__((warn_unused_result)) int sign_init(void);
+
+/* Checks the request against the key (mechanism fits, PSS parameters match the
+ * mechanism and key, raw input sizes), then hashes, signs and verifies.
+ * `verify` asks for verification of ECDSA/EdDSA signatures (RSA is always verified).
+ * *sig_len is the capacity on input.  On failure writes a sentence into err and
+ * returns a WARDEN_E_* code: MECHANISM, MECH_PARAM, DATA_LEN, DATA_INVALID, BACKEND,
+ * INTERNAL.  Also gives the SHA-256 of the exact data signed in out_sha256 (for the
+ * audit record), or NULL to skip. */
+__attribute__((warn_unused_result)) int sign_compute(struct bk_ctx *ctx,
+						     const struct bk_key *key,
+						     const struct sign_req *req, int verify,
+						     uint8_t *sig, size_t *sig_len,
+						     uint8_t out_sha256[32], char *err,
+						     size_t err_len);
+
+#endif

@@ -1,0 +1,1 @@
+# pkcs11-module/ - libwarden-pkcs11.so
