@@ -47,6 +47,7 @@ $(OBJ)/%.o: %.c
 
 include enclave/build.mk
 include pkcs11-module/build.mk
+-include enclave/admin.mk
 -include policy-engine/build.mk
 -include audit/build.mk
 -include tests/build.mk
@@ -66,7 +67,8 @@ deps:
 # with real clients.  Every service a test needs is started and torn down by the test.
 check: deps
 	$(MAKE) all
-	$(MAKE) check-unit check-conformance check-integration
+	@rm -rf $(BUILD)/results
+	-$(MAKE) -k check-unit check-conformance check-integration
 	@scripts/test-summary $(BUILD)/results
 
 check-unit: $(UNIT_TESTS)
@@ -79,8 +81,9 @@ check-integration: all
 
 asan: deps
 	$(MAKE) BUILD=build-asan SAN=1 all
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		$(MAKE) BUILD=build-asan SAN=1 check-unit check-conformance check-integration
+	@rm -rf build-asan/results
+	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(MAKE) -k BUILD=build-asan SAN=1 check-unit check-conformance check-integration
 	@scripts/test-summary build-asan/results
 
 demo: deps all
