@@ -36,6 +36,7 @@ TBIN := $(BUILD)/tests
 
 ALL_TARGETS :=
 UNIT_TESTS :=
+FUZZ_TARGETS :=
 
 .PHONY: all check check-unit check-conformance check-integration asan fuzz bench demo \
 	install clean deps
@@ -46,13 +47,14 @@ $(OBJ)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 include enclave/build.mk
+-include fuzz/build.mk
 include pkcs11-module/build.mk
 -include enclave/admin.mk
 -include policy-engine/build.mk
 -include audit/build.mk
 -include tests/build.mk
 -include pkcs11-conformance/build.mk
--include fuzz/build.mk
+-include tests/bench/build.mk
 
 all: $(ALL_TARGETS)
 
@@ -87,7 +89,7 @@ asan: deps
 	@scripts/test-summary build-asan/results
 
 demo: deps all
-	scripts/demo
+	BUILD=$(BUILD) scripts/demo
 
 install: all
 	scripts/install-tree "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"

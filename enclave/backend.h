@@ -48,6 +48,12 @@ const uint8_t *bk_key_id(const struct bk_key *key, size_t *out_len);
 const uint8_t *bk_key_ec_params(const struct bk_key *key, size_t *out_len);
 /* Signature length in bytes: modulus length, 2 x field length, or 64. */
 size_t bk_key_sig_len(const struct bk_key *key);
+/* The curve as an OpenSSL NID (NID_X9_62_prime256v1, NID_secp384r1, NID_ED25519);
+ * NID_undef for RSA. */
+int bk_key_curve_nid(const struct bk_key *key);
+/* Boolean facts read from the backend key at bk_key_find: CKA_ALWAYS_SENSITIVE,
+ * CKA_NEVER_EXTRACTABLE, CKA_LOCAL (1 or 0; 0 for any other attribute). */
+int bk_key_bool(const struct bk_key *key, CK_ATTRIBUTE_TYPE t);
 
 /* Signs `in` with a raw mechanism (CKM_RSA_PKCS on a DigestInfo, CKM_RSA_PKCS_PSS with
  * params, CKM_ECDSA on a digest, CKM_EDDSA on the message).  *sig_len is the capacity

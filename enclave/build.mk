@@ -3,3 +3,31 @@
 WIRE_OBJS := $(OBJ)/enclave/wire.o
 CORE_OBJS := $(OBJ)/enclave/backend.o $(OBJ)/enclave/sign.o $(OBJ)/enclave/pin.o
 CORE_LIBS := -lcrypto -ldl -lpthread
+
+# The daemon: everything but main() is in ENC_OBJS so unit tests can link it.
+ENC_OBJS := $(OBJ)/enclave/enc_config.o $(OBJ)/enclave/enc_log.o \
+	$(OBJ)/enclave/enc_hello.o $(OBJ)/enclave/enc_login.o $(OBJ)/enclave/enc_conn.o \
+	$(OBJ)/enclave/enc_serve.o $(OBJ)/enclave/sbx.o
+ENC_LIBS := $(CORE_LIBS) -ljansson -lseccomp
+
+$(BIN)/warden-enclave: $(OBJ)/enclave/enc_main.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS)
+
+ALL_TARGETS += $(BIN)/warden-enclave
+
+# Unit tests (Check).
+$(TBIN)/test_pin: $(OBJ)/tests/test_pin.o $(CORE_OBJS) $(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) $(CHECK_LIBS)
+
+$(TBIN)/test_sign: $(OBJ)/tests/test_sign.o $(CORE_OBJS) $(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) $(CHECK_LIBS)
+
+$(TBIN)/test_enclave_config: $(OBJ)/tests/test_enclave_config.o $(ENC_OBJS) $(CORE_OBJS) \
+		$(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+
+UNIT_TESTS += $(TBIN)/test_pin $(TBIN)/test_sign $(TBIN)/test_enclave_config

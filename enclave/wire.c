@@ -264,6 +264,10 @@ int wire_cur_done(const struct wire_cur *c)
 
 int wire_enc_sign_req(struct wire_buf *b, const struct wire_sign_req *r)
 {
+	/* Never build a frame that wire_dec_sign_req would reject. */
+	if (r->data_len > WIRE_MAX_DATA ||
+	    (r->param_kind != WIRE_PK_NONE && r->param_kind != WIRE_PK_PSS))
+		return -1;
 	wire_frame_begin(b, WIRE_SIGN);
 	wire_put_bytes(b, r->ticket, WIRE_TICKET_LEN);
 	wire_put_u32(b, r->key_id);

@@ -1,0 +1,258 @@
+/*
+ * enc_conn.c - one client connection: read a frame, dispatch, answer, repeat.
+ *
+ * One table drives dispatch: each request type has a maximum body length, checked
+ * against the header BEFORE the body is allocated, and a handler.  A malformed
+ * frame, a too-long body, a timeout inside a frame or a peer that goes away closes
+ * this connection only.
+ */
+#include "enc.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "sign.h"
+
+/* Fixed bodies: HELLO u32; LOGIN u32 + bytes(pin); LOGOUT bytes(ticket).  LOGIN allows
+ * PINs up to twice the longest so that a too-long PIN gets WARDEN_E_PIN_LEN; longer
+ * bodies close the connection. */
+#define MAX_BODY_HELLO 4u
+#define MAX_BODY_STATUS 0u
+#define MAX_BODY_LOGIN (4u + 4u + 2u * WIRE_MAX_PIN)
+#define MAX_BODY_LOGOUT (4u + WIRE_TICKET_LEN)
+#define SIGN_MSG_LEN 256u
+
+struct dispatch {
+	uint8_t type;
+	size_t max_body; /* SIGN: computed from the configured data bound */
+	enc_handler_fn handler;
+};
+
+static const struct dispatch table[] = {
+	{WIRE_HELLO, MAX_BODY_HELLO, enc_handle_hello},
+	{WIRE_STATUS, MAX_BODY_STATUS, enc_handle_status},
+	{WIRE_LOGIN, MAX_BODY_LOGIN, enc_handle_login},
+	{WIRE_LOGOUT, MAX_BODY_LOGOUT, enc_handle_logout},
+	{WIRE_SIGN, 0, enc_handle_sign},
+};
+_Static_assert(sizeof(table) / sizeof(table[0]) == WIRE_TYPE_MAX, "every request type");
+
+static const struct dispatch *dispatch_find(uint8_t type)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].type == type)
+			return &table[i];
+	return NULL;
+}
+
+size_t enc_max_body(const struct enc_state *st, uint8_t type)
+{
+	const struct dispatch *d = dispatch_find(type);
+	if (d == NULL)
+		return 0;
+	if (type == WIRE_SIGN)
+		return st->cfg.max_data_len + ENC_SIGN_BODY_EXTRA;
+	return d->max_body;
+}
+
+/* --- SIGN ------------------------------------------------------------------------------ */
+
+static const char *hex32(const uint8_t d[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < 32; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 0xf];
+	}
+	out[64] = '\0';
+	return out;
+}
+
+static int sign_answer(struct wire_buf *resp, uint32_t status, const char *msg,
+		       const uint8_t *sig, size_t sig_len)
+{
+	enc_resp_begin(resp, WIRE_SIGN, status, msg);
+	if (status == WARDEN_OK)
+		wire_put_bytes(resp, sig, sig_len);
+	return wire_frame_end(resp) == 0 ? WARDEN_OK : WARDEN_E_NOMEM;
+}
+
+int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uint8_t *body,
+		    size_t len, struct wire_buf *resp)
+{
+	static const uint8_t no_ticket[WIRE_TICKET_LEN];
+	struct wire_sign_req r;
+	uint8_t sig[WIRE_MAX_SIG];
+	size_t sig_len = sizeof(sig);
+	uint8_t sha[32];
+	char msg[SIGN_MSG_LEN] = "";
+	char hex[65];
+	int ret;
+
+	if (wire_dec_sign_req(body, len, &r) != WARDEN_OK)
+		return WARDEN_E_PROTOCOL;
+	if (CRYPTO_memcmp(r.ticket, no_ticket, WIRE_TICKET_LEN) == 0 ||
+	    !enc_ticket_valid(st, r.ticket)) {
+		ret = sign_answer(resp, WARDEN_E_NOT_LOGGED_IN, "log in first", NULL, 0);
+		goto out;
+	}
+	if (r.key_id >= st->num_keys) {
+		ret = sign_answer(resp, WARDEN_E_KEY, "no such key", NULL, 0);
+		goto out;
+	}
+	const struct enc_key *k = &st->keys[r.key_id];
+	if (!enc_key_has_mech(k, r.mechanism)) {
+		snprintf(msg, sizeof(msg), "mechanism 0x%lx is not allowed for key \"%s\"",
+			 (unsigned long)r.mechanism, k->cfg->label);
+		ret = sign_answer(resp, WARDEN_E_MECHANISM, msg, NULL, 0);
+		goto out;
+	}
+	if (r.data_len > st->cfg.max_data_len) {
+		snprintf(msg, sizeof(msg), "data of %zu bytes exceeds the enclave's bound of %zu",
+			 r.data_len, st->cfg.max_data_len);
+		ret = sign_answer(resp, WARDEN_E_DATA_LEN, msg, NULL, 0);
+		goto out;
+	}
+	/* The built-in decision until the policy engine lands: every full-data mechanism
+	 * listed for the key is allowed; raw ones are only listed for prehashed "audit". */
+	struct sign_req req = {
+		.mechanism = r.mechanism,
+		.has_pss = r.param_kind == WIRE_PK_PSS,
+		.pss_hash_alg = r.pss_hash_alg,
+		.pss_mgf = r.pss_mgf,
+		.pss_salt_len = r.pss_salt_len,
+		.data = r.data,
+		.data_len = r.data_len,
+	};
+	int rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len,
+			      sha, msg, sizeof(msg));
+	enc_log(ENC_LOG_INFO,
+		"sign key \"%s\" mechanism 0x%lx%s data %zu bytes sha256 %s uid %u pid %d: %s%s%s",
+		k->cfg->label, (unsigned long)r.mechanism,
+		sign_mech_is_raw(r.mechanism) ? " (prehashed, audit)" : "", r.data_len,
+		hex32(sha, hex), /* zeros when refused before hashing */
+		(unsigned)peer->uid, (int)peer->pid, rc == WARDEN_OK ? "allowed, signed" : "failed",
+		rc == WARDEN_OK ? "" : ": ", rc == WARDEN_OK ? "" : msg);
+	ret = sign_answer(resp, (uint32_t)rc, rc == WARDEN_OK ? "" : msg, sig, sig_len);
+out:
+	explicit_bzero(&r, sizeof(r));
+	explicit_bzero(sig, sizeof(sig));
+	return ret;
+}
+
+/* --- the connection ---------------------------------------------------------------------- */
+
+/* Reads exactly len bytes.  timeout_ms < 0 waits for ever (between frames).  Returns 0,
+ * 1 on EOF before the first byte, -1 on error, EOF mid-way or timeout. */
+static int read_full(int fd, uint8_t *p, size_t len, int first_timeout_ms)
+{
+	size_t got = 0;
+	while (got < len) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		int timeout = got == 0 ? first_timeout_ms : ENC_FRAME_TIMEOUT_MS;
+		int n = poll(&pfd, 1, timeout);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		ssize_t r = recv(fd, p + got, len - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			return got == 0 ? 1 : -1;
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Writes all of p; a client that stops reading for ENC_FRAME_TIMEOUT_MS is dropped (so
+ * it cannot hold a thread, or a shutdown, for ever). */
+static int write_full(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = {fd, POLLOUT, 0};
+			int pr = poll(&pfd, 1, ENC_FRAME_TIMEOUT_MS);
+			if (pr == 0 || (pr < 0 && errno != EINTR))
+				return -1;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
+{
+	uint8_t hdr[WIRE_HEADER_LEN];
+	struct wire_header h;
+	struct wire_buf resp;
+
+	wire_buf_init(&resp);
+	for (;;) {
+		int rc = read_full(fd, hdr, sizeof(hdr), -1);
+		if (rc == 1)
+			break; /* the client closed between frames */
+		if (rc != 0) {
+			enc_log(ENC_LOG_WARNING, "uid %u pid %d: connection lost in a frame header",
+				(unsigned)peer->uid, (int)peer->pid);
+			break;
+		}
+		if (wire_header_parse(hdr, &h) != WARDEN_OK || (h.type & WIRE_RESPONSE) != 0) {
+			enc_log(ENC_LOG_WARNING, "uid %u pid %d: malformed frame header; closing",
+				(unsigned)peer->uid, (int)peer->pid);
+			break;
+		}
+		const struct dispatch *d = dispatch_find(h.type);
+		if (d == NULL || h.body_len > enc_max_body(st, h.type)) {
+			enc_log(ENC_LOG_WARNING,
+				"uid %u pid %d: request type %u with a %u-byte body refused; closing",
+				(unsigned)peer->uid, (int)peer->pid, h.type, h.body_len);
+			break;
+		}
+		uint8_t *body = h.body_len > 0 ? malloc(h.body_len) : NULL;
+		if (h.body_len > 0 && body == NULL) {
+			enc_log(ENC_LOG_ERR, "out of memory for a %u-byte request", h.body_len);
+			break;
+		}
+		if (h.body_len > 0 && read_full(fd, body, h.body_len, ENC_FRAME_TIMEOUT_MS) != 0) {
+			enc_log(ENC_LOG_WARNING, "uid %u pid %d: connection lost in a frame body",
+				(unsigned)peer->uid, (int)peer->pid);
+			free(body);
+			break;
+		}
+		rc = d->handler(st, peer, body, h.body_len, &resp);
+		if (body != NULL) {
+			explicit_bzero(body, h.body_len); /* may hold a PIN or a ticket */
+			free(body);
+		}
+		if (rc != WARDEN_OK) {
+			enc_log(ENC_LOG_WARNING, "uid %u pid %d: malformed type %u request; closing",
+				(unsigned)peer->uid, (int)peer->pid, h.type);
+			break;
+		}
+		rc = write_full(fd, resp.data, resp.len);
+		wire_buf_free(&resp);
+		if (rc != 0) {
+			enc_log(ENC_LOG_WARNING, "uid %u pid %d: gone before the answer",
+				(unsigned)peer->uid, (int)peer->pid);
+			break;
+		}
+	}
+	wire_buf_free(&resp);
+}

@@ -1,0 +1,634 @@
+/*
+ * policy.h - the policy engine's public contract: a strict DER cursor (der_) and the
+ * facts of what the enclave is asked to sign (pol_).
+ *
+ * One public header for the component (house rule): the enclave, warden-admin, the
+ * tests and the fuzz targets include only this.  The cursor is public because the
+ * fact extractors hand out views (struct der_cur) into the caller's input and the
+ * CRL iterator is driven by the caller.
+ *
+ * Everything here is a pure function: no I/O, no allocation, no global state.  Facts
+ * hold views into the input, so the input must outlive them.  On failure every output
+ * is zeroed and the struct der_err says why (a reason code), where (a byte offset into
+ * the input) and in which part (a static field name).
+ *
+ * DER only.  Refused everywhere: indefinite lengths, non-minimal lengths, high tag
+ * numbers, constructed/primitive mismatches, non-minimal INTEGERs, BOOLEANs other than
+ * 00/FF, DEFAULT values encoded explicitly, unsorted SET OF, trailing bytes, times that
+ * break RFC 5280 §4.1.2.5, nesting deeper than DER_MAX_DEPTH, inputs longer than
+ * DER_MAX_INPUT.
+ */
+#ifndef WARDEN_POLICY_H
+#define WARDEN_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POL_MUST_CHECK __attribute__((warn_unused_result))
+
+/* ===== DER cursor ================================================================= */
+
+/* Largest input any parser accepts (the wire protocol's data bound). */
+#define DER_MAX_INPUT (64u * 1024u * 1024u)
+/* Deepest nesting der_validate accepts.  X.509 needs about 10. */
+#define DER_MAX_DEPTH 24u
+/* Longest long-form length field: 4 octets (DER_MAX_INPUT fits). */
+#define DER_MAX_LEN_OCTETS 4u
+/* Longest OID accepted, in content octets. */
+#define DER_MAX_OID_LEN 64u
+_Static_assert(DER_MAX_INPUT <= 0xffffffffu, "lengths fit DER_MAX_LEN_OCTETS octets");
+
+/* Tag octets.  Tag numbers >= 31 are refused everywhere (X.509 has none). */
+#define DER_CONSTRUCTED 0x20u
+#define DER_CONTEXT 0x80u
+#define DER_BOOLEAN 0x01u
+#define DER_INTEGER 0x02u
+#define DER_BIT_STRING 0x03u
+#define DER_OCTET_STRING 0x04u
+#define DER_NULL 0x05u
+#define DER_OID 0x06u
+#define DER_ENUMERATED 0x0au
+#define DER_UTF8_STRING 0x0cu
+#define DER_NUMERIC_STRING 0x12u
+#define DER_PRINTABLE_STRING 0x13u
+#define DER_T61_STRING 0x14u
+#define DER_IA5_STRING 0x16u
+#define DER_UTC_TIME 0x17u
+#define DER_GENERALIZED_TIME 0x18u
+#define DER_VISIBLE_STRING 0x1au
+#define DER_UNIVERSAL_STRING 0x1cu
+#define DER_BMP_STRING 0x1eu
+#define DER_SEQUENCE 0x30u
+#define DER_SET 0x31u
+/* [n] primitive (IMPLICIT of a primitive type) and [n] constructed (EXPLICIT, or
+ * IMPLICIT of a constructed type). */
+#define DER_CTX(n) ((uint8_t)(DER_CONTEXT | (n)))
+#define DER_CTX_CONS(n) ((uint8_t)(DER_CONTEXT | DER_CONSTRUCTED | (n)))
+
+/* A view of bytes, and a read cursor over them.  A get that fails leaves the cursor
+ * where it was and its outputs zeroed. */
+struct der_cur {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Why a parse failed.  Stable numbers: they go into audit records. */
+enum der_reason {
+	DER_OK = 0,
+	DER_E_TRUNCATED = 1,       /* element runs past the end of its container */
+	DER_E_INDEFINITE = 2,      /* indefinite length (0x80) */
+	DER_E_LEN_NONMINIMAL = 3,  /* long form below 128, or leading zero octets */
+	DER_E_LEN_TOO_LONG = 4,    /* length field longer than DER_MAX_LEN_OCTETS, or 0xFF */
+	DER_E_HIGH_TAG = 5,        /* tag number 31 form */
+	DER_E_TAG = 6,             /* not the element the grammar expects here */
+	DER_E_CONSTRUCTED = 7,     /* constructed where primitive is required, or reverse */
+	DER_E_TRAILING = 8,        /* bytes left after the last element */
+	DER_E_DEPTH = 9,           /* nesting deeper than DER_MAX_DEPTH */
+	DER_E_SIZE = 10,           /* input larger than DER_MAX_INPUT */
+	DER_E_INT_NONMINIMAL = 11, /* INTEGER with a redundant leading 00 or FF */
+	DER_E_INT_EMPTY = 12,      /* INTEGER with no content octets */
+	DER_E_INT_NEGATIVE = 13,   /* negative where the grammar needs >= 0 */
+	DER_E_INT_RANGE = 14,      /* INTEGER too large for its field */
+	DER_E_BOOLEAN = 15,        /* BOOLEAN not exactly 00 or FF */
+	DER_E_NULL = 16,           /* NULL with content */
+	DER_E_OID = 17,            /* empty, too long, or non-minimal sub-identifier */
+	DER_E_BIT_STRING = 18,     /* unused-bit count > 7, non-zero unused bits, or padding */
+	DER_E_TIME = 19,           /* time not YYMMDDHHMMSSZ / YYYYMMDDHHMMSSZ, or no such date */
+	DER_E_TIME_TYPE = 20,      /* GeneralizedTime before 2050 where RFC 5280 wants UTCTime */
+	DER_E_STRING = 21,         /* character outside the string type's set, or bad UTF-8 */
+	DER_E_DEFAULT = 22,        /* a DEFAULT value encoded explicitly */
+	DER_E_SET_ORDER = 23,      /* SET OF elements not in DER order */
+	DER_E_EMPTY = 24,          /* SEQUENCE/SET OF SIZE (1..MAX) with no element */
+	DER_E_COUNT = 25,          /* more elements than a named bound (POL_MAX_*) */
+	DER_E_DUPLICATE = 26,      /* the same extension twice */
+	DER_E_VERSION = 27,        /* version unknown, or fields the version does not allow */
+	DER_E_ALG_PARAMS = 28,     /* parameters wrong for a recognised algorithm */
+	DER_E_KEY = 29,            /* public key malformed for its algorithm */
+	DER_E_VALUE = 30,          /* a value outside the grammar (IP length, reason code...) */
+	DER_E_CT_POISON = 31,      /* CT poison not critical, or not NULL */
+	DER_E_ARG = 32,            /* caller error: NULL pointer */
+};
+#define DER_REASON_MAX DER_E_ARG
+
+/* A failure: the first one wins.  field is a static string naming the part being
+ * parsed ("validity", "extension subjectAltName", ...), or NULL. */
+struct der_err {
+	enum der_reason reason;
+	size_t offset;      /* byte offset into the input of the element at fault */
+	const char *field;
+	const uint8_t *base; /* start of the input, set by der_err_init */
+};
+
+void der_err_init(struct der_err *e, const uint8_t *base);
+/* Records a failure at `at` unless one is already recorded.  Returns false. */
+bool der_fail(struct der_err *e, enum der_reason reason, const uint8_t *at);
+/* A short sentence for an operator, e.g. "indefinite length (BER, not DER)". */
+const char *der_reason_str(enum der_reason reason);
+
+void der_cur_init(struct der_cur *c, const uint8_t *p, size_t len);
+/* Nothing left. */
+bool der_cur_empty(const struct der_cur *c);
+/* The cursor must be empty; DER_E_TRAILING otherwise. */
+POL_MUST_CHECK bool der_done(const struct der_cur *c, struct der_err *e);
+bool der_cur_eq(const struct der_cur *a, const struct der_cur *b);
+bool der_cur_eq_bytes(const struct der_cur *a, const uint8_t *p, size_t len);
+
+/* The tag octet of the next element, if there is one and it is not a high tag. */
+bool der_peek_tag(const struct der_cur *c, uint8_t *out_tag);
+/* Any element: its tag octet, whole TLV and header length.  Header checks only. */
+POL_MUST_CHECK bool der_get_any(struct der_cur *c, uint8_t *out_tag, struct der_cur *out_tlv,
+				size_t *out_hdr_len, struct der_err *e);
+/* The next element must carry `tag`; out gets its contents.  A tag that differs only in
+ * the constructed bit is DER_E_CONSTRUCTED, any other DER_E_TAG. */
+POL_MUST_CHECK bool der_get(struct der_cur *c, uint8_t tag, struct der_cur *out,
+			    struct der_err *e);
+/* As der_get, but out gets the whole TLV and out_hdr_len (may be NULL) its header. */
+POL_MUST_CHECK bool der_get_tlv(struct der_cur *c, uint8_t tag, struct der_cur *out,
+				size_t *out_hdr_len, struct der_err *e);
+/* An OPTIONAL element: absent (next tag differs, or nothing left) is success with
+ * *out_present false. */
+POL_MUST_CHECK bool der_get_optional(struct der_cur *c, uint8_t tag, struct der_cur *out,
+				     bool *out_present, struct der_err *e);
+/* Skips one element, whatever it is. */
+POL_MUST_CHECK bool der_skip_any(struct der_cur *c, struct der_err *e);
+
+/* INTEGER contents as given (two's complement, minimal); implicit_tag lets [n] IMPLICIT
+ * INTEGER use the same checks (pass DER_INTEGER otherwise). */
+POL_MUST_CHECK bool der_get_int_bytes(struct der_cur *c, uint8_t tag, struct der_cur *out,
+				      struct der_err *e);
+/* A non-negative INTEGER that fits 64 bits. */
+POL_MUST_CHECK bool der_get_u64(struct der_cur *c, uint64_t *out, struct der_err *e);
+/* ENUMERATED, non-negative, fits 64 bits. */
+POL_MUST_CHECK bool der_get_enum(struct der_cur *c, uint64_t *out, struct der_err *e);
+/* Checks INTEGER contents for minimal two's complement encoding. */
+bool der_int_is_minimal(const struct der_cur *contents);
+/* Contents of a minimal INTEGER: > 0, == 0, < 0. */
+bool der_int_is_positive(const struct der_cur *contents);
+bool der_int_is_negative(const struct der_cur *contents);
+/* Magnitude of a non-negative INTEGER without its sign octet. */
+struct der_cur der_int_magnitude(const struct der_cur *contents);
+
+POL_MUST_CHECK bool der_get_bool(struct der_cur *c, bool *out, struct der_err *e);
+POL_MUST_CHECK bool der_get_null(struct der_cur *c, struct der_err *e);
+/* OID contents, checked: non-empty, <= DER_MAX_OID_LEN, minimal sub-identifiers. */
+POL_MUST_CHECK bool der_get_oid(struct der_cur *c, struct der_cur *out, struct der_err *e);
+bool der_oid_is_valid(const struct der_cur *contents);
+/* Dotted text of an OID's contents into buf (always terminated); false if it does not
+ * fit or is not a valid OID. */
+bool der_oid_to_text(const struct der_cur *oid, char *buf, size_t buf_len);
+/* BIT STRING: out gets the bit octets (without the unused-bits octet). Refuses unused
+ * > 7, unused > 0 with no octets, and non-zero unused bits. */
+POL_MUST_CHECK bool der_get_bit_string(struct der_cur *c, uint8_t tag, struct der_cur *out,
+				       unsigned *out_unused, struct der_err *e);
+/* A BIT STRING that holds whole octets (keys, signatures). */
+POL_MUST_CHECK bool der_get_bit_string_octets(struct der_cur *c, struct der_cur *out,
+					      struct der_err *e);
+/* A named bit list (KeyUsage, ReasonFlags): DER also forbids trailing zero bits.
+ * Bit 0 is the first named bit; out_bits gets bits 0..31. */
+POL_MUST_CHECK bool der_get_named_bits(struct der_cur *c, uint8_t tag, uint32_t *out_bits,
+				       struct der_err *e);
+POL_MUST_CHECK bool der_get_octet_string(struct der_cur *c, struct der_cur *out,
+					 struct der_err *e);
+
+/* Time per RFC 5280 §4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY >= 50 is 19YY, else 20YY) or
+ * GeneralizedTime YYYYMMDDHHMMSSZ for years >= 2050 only.  Seconds since the epoch. */
+POL_MUST_CHECK bool der_get_time(struct der_cur *c, int64_t *out, struct der_err *e);
+/* GeneralizedTime YYYYMMDDHHMMSSZ of any year (OCSP, invalidityDate); tag lets
+ * [n] IMPLICIT use it (pass DER_GENERALIZED_TIME otherwise). */
+POL_MUST_CHECK bool der_get_generalized_time(struct der_cur *c, uint8_t tag, int64_t *out,
+					     struct der_err *e);
+/* Pure conversions of the contents, for tests: false if malformed. */
+bool der_parse_utc_time(const uint8_t *s, size_t len, int64_t *out);
+bool der_parse_generalized_time(const uint8_t *s, size_t len, int64_t *out);
+
+/* A character string of any X.520 / X.509 type: tag and contents.  PrintableString,
+ * IA5String, VisibleString and NumericString are checked against their character
+ * sets, UTF8String for well-formed UTF-8, BMPString and UniversalString for length. */
+bool der_is_string_tag(uint8_t tag);
+POL_MUST_CHECK bool der_get_string(struct der_cur *c, uint8_t *out_tag, struct der_cur *out,
+				   struct der_err *e);
+bool der_string_is_valid(uint8_t tag, const struct der_cur *contents);
+/* An IA5String carried under any tag (dNSName, rfc822Name, URI). */
+POL_MUST_CHECK bool der_get_ia5(struct der_cur *c, uint8_t tag, struct der_cur *out,
+				struct der_err *e);
+
+/* Walks arbitrary DER: every header strict, universal types' constructed bits right,
+ * nesting bounded by max_depth (<= DER_MAX_DEPTH), the input exactly one element when
+ * single is true (else a sequence of elements). */
+POL_MUST_CHECK bool der_validate(const uint8_t *data, size_t len, unsigned max_depth, bool single,
+				 struct der_err *e);
+
+/* ===== Facts ====================================================================== */
+
+enum pol_kind {
+	POL_KIND_OTHER = 0,
+	POL_KIND_TBS_CERT = 1,
+	POL_KIND_TBS_CRL = 2,
+	POL_KIND_OCSP_RESPONSE = 3, /* OCSP ResponseData */
+};
+const char *pol_kind_str(enum pol_kind kind);
+/* By structure only (the tags of the outer SEQUENCE's elements); never fails. */
+enum pol_kind pol_classify(const uint8_t *data, size_t len);
+
+/* Bounds on what one structure may hold.  Beyond them: DER_E_COUNT. */
+#define POL_MAX_NAME_ATTRS 32u   /* attributes in one Name */
+#define POL_MAX_EXTENSIONS 40u   /* extensions of one certificate / CRL / response */
+#define POL_MAX_SAN 256u         /* GeneralNames in subjectAltName */
+#define POL_MAX_EKU 32u
+#define POL_MAX_POLICIES 32u
+#define POL_MAX_URIS 16u         /* per CRL DP / AIA method */
+#define POL_MAX_KV 32u           /* provisioner keyValuePairs */
+#define POL_MAX_OCSP_RESPONSES 32u
+#define POL_MAX_CRL_ENTRIES 4000000u
+#define POL_MAX_SERIAL_LEN 64u   /* well above RFC 5280's 20: the policy enforces 20 */
+
+enum pol_hash {
+	POL_HASH_UNKNOWN = 0,
+	POL_HASH_SHA1,
+	POL_HASH_SHA224,
+	POL_HASH_SHA256,
+	POL_HASH_SHA384,
+	POL_HASH_SHA512,
+};
+
+enum pol_sigalg {
+	POL_SIG_UNKNOWN = 0,
+	POL_SIG_RSA_PKCS1_SHA256,
+	POL_SIG_RSA_PKCS1_SHA384,
+	POL_SIG_RSA_PKCS1_SHA512,
+	POL_SIG_RSA_PSS,
+	POL_SIG_ECDSA_SHA256,
+	POL_SIG_ECDSA_SHA384,
+	POL_SIG_ECDSA_SHA512,
+	POL_SIG_ED25519,
+};
+const char *pol_sigalg_str(enum pol_sigalg alg);
+
+/* A signature AlgorithmIdentifier.  Recognised algorithms have their parameters
+ * checked: PKCS#1 NULL or absent (RFC 4055), ECDSA and Ed25519 absent (RFC 5758,
+ * RFC 8410), PSS parsed (RFC 4055 §3.1). */
+struct pol_algid {
+	enum pol_sigalg alg;
+	struct der_cur raw;    /* whole AlgorithmIdentifier TLV */
+	struct der_cur oid;
+	struct der_cur params; /* parameters TLV, empty when absent */
+	bool params_null;      /* parameters present and NULL */
+	enum pol_hash pss_hash;      /* PSS only */
+	enum pol_hash pss_mgf1_hash;
+	uint64_t pss_salt_len;
+	uint64_t pss_trailer;
+};
+
+enum pol_attr_type {
+	POL_ATTR_OTHER = 0,
+	POL_ATTR_CN,
+	POL_ATTR_C,
+	POL_ATTR_O,
+	POL_ATTR_OU,
+	POL_ATTR_L,
+	POL_ATTR_ST,
+	POL_ATTR_SERIAL_NUMBER,
+	POL_ATTR_EMAIL,
+	POL_ATTR_DC,
+	POL_ATTR_STREET,
+};
+
+struct pol_attr {
+	enum pol_attr_type type;
+	struct der_cur oid;
+	uint8_t value_tag;     /* the string type (DER_UTF8_STRING, ...) or other tag */
+	struct der_cur value;  /* contents */
+	uint32_t rdn_index;    /* which RDN (multi-valued RDNs share one) */
+};
+
+struct pol_name {
+	struct der_cur raw; /* whole Name TLV: compare byte for byte */
+	size_t num_rdns;
+	size_t num_attrs;
+	struct pol_attr attrs[POL_MAX_NAME_ATTRS];
+	size_t num_cn;      /* how many commonName attributes */
+	struct der_cur cn;  /* the first commonName's contents, empty if none */
+	uint8_t cn_tag;
+};
+
+enum pol_key_type {
+	POL_KEY_OTHER = 0,
+	POL_KEY_RSA,
+	POL_KEY_EC,
+	POL_KEY_ED25519,
+	POL_KEY_ED448,
+};
+
+enum pol_curve {
+	POL_CURVE_NONE = 0,
+	POL_CURVE_P256,
+	POL_CURVE_P384,
+	POL_CURVE_P521,
+	POL_CURVE_OTHER, /* another named curve (curve_oid), or explicit parameters */
+};
+
+struct pol_spki {
+	struct der_cur raw;        /* whole SubjectPublicKeyInfo TLV */
+	enum pol_key_type type;
+	struct der_cur alg_oid;
+	struct der_cur alg_params; /* parameters TLV, empty when absent */
+	struct der_cur key;        /* subjectPublicKey bit-string octets */
+	/* RSA (RFC 8017 RSAPublicKey) */
+	struct der_cur rsa_modulus; /* magnitude, no leading zero */
+	uint32_t rsa_bits;
+	uint64_t rsa_exponent;      /* 0 when it does not fit 64 bits */
+	struct der_cur rsa_exponent_bytes;
+	/* EC */
+	enum pol_curve curve;
+	struct der_cur curve_oid;   /* empty for explicit parameters */
+	bool ec_explicit_params;
+	bool ec_compressed;
+};
+
+enum pol_gn_type {
+	POL_GN_OTHER_NAME = 0,
+	POL_GN_RFC822 = 1,
+	POL_GN_DNS = 2,
+	POL_GN_X400 = 3,
+	POL_GN_DIRNAME = 4,
+	POL_GN_EDI_PARTY = 5,
+	POL_GN_URI = 6,
+	POL_GN_IP = 7,
+	POL_GN_RID = 8,
+};
+
+/* One GeneralName: value is the IA5 contents (rfc822Name, dNSName, URI), the 4 or 16
+ * address octets (iPAddress), the OID contents (registeredID), or the whole TLV
+ * (otherName, x400Address, directoryName, ediPartyName). */
+struct pol_gn {
+	enum pol_gn_type type;
+	struct der_cur value;
+};
+
+enum pol_ext_id {
+	POL_EXT_OTHER = 0,
+	POL_EXT_SAN,
+	POL_EXT_IAN,
+	POL_EXT_BASIC_CONSTRAINTS,
+	POL_EXT_KEY_USAGE,
+	POL_EXT_EKU,
+	POL_EXT_SKI,
+	POL_EXT_AKI,
+	POL_EXT_NAME_CONSTRAINTS,
+	POL_EXT_CRL_DP,
+	POL_EXT_AIA,
+	POL_EXT_CERT_POLICIES,
+	POL_EXT_CT_POISON,
+	POL_EXT_SCT_LIST,
+	POL_EXT_PROVISIONER,
+	POL_EXT_CRL_NUMBER,
+	POL_EXT_DELTA_CRL,
+	POL_EXT_IDP,
+	POL_EXT_FRESHEST_CRL,
+	POL_EXT_REASON_CODE,
+	POL_EXT_INVALIDITY_DATE,
+	POL_EXT_CERT_ISSUER,
+	POL_EXT_OCSP_NONCE,
+	POL_EXT_POLICY_CONSTRAINTS,
+	POL_EXT_POLICY_MAPPINGS,
+	POL_EXT_INHIBIT_ANY_POLICY,
+};
+
+/* Every extension as it appears: known or not, with its criticality. */
+struct pol_ext {
+	enum pol_ext_id id;
+	struct der_cur oid;
+	bool critical;
+	struct der_cur value; /* extnValue contents */
+};
+
+struct pol_exts {
+	size_t num;
+	struct pol_ext ext[POL_MAX_EXTENSIONS];
+};
+
+/* keyUsage bits (RFC 5280 §4.2.1.3 order). */
+#define POL_KU_DIGITAL_SIGNATURE (1u << 0)
+#define POL_KU_NON_REPUDIATION (1u << 1)
+#define POL_KU_KEY_ENCIPHERMENT (1u << 2)
+#define POL_KU_DATA_ENCIPHERMENT (1u << 3)
+#define POL_KU_KEY_AGREEMENT (1u << 4)
+#define POL_KU_KEY_CERT_SIGN (1u << 5)
+#define POL_KU_CRL_SIGN (1u << 6)
+#define POL_KU_ENCIPHER_ONLY (1u << 7)
+#define POL_KU_DECIPHER_ONLY (1u << 8)
+
+/* extKeyUsage purposes recognised (others are in eku[] only). */
+#define POL_EKU_SERVER_AUTH (1u << 0)
+#define POL_EKU_CLIENT_AUTH (1u << 1)
+#define POL_EKU_CODE_SIGNING (1u << 2)
+#define POL_EKU_EMAIL (1u << 3)
+#define POL_EKU_TIME_STAMPING (1u << 4)
+#define POL_EKU_OCSP_SIGNING (1u << 5)
+#define POL_EKU_ANY (1u << 6)
+#define POL_EKU_OTHER (1u << 7)
+
+/* The step-ca provisioner extension (1.3.6.1.4.1.37476.9000.64.1). */
+struct pol_provisioner {
+	uint64_t type;
+	struct der_cur name;          /* OCTET STRING contents */
+	struct der_cur credential_id; /* OCTET STRING contents */
+	size_t num_kv;
+	struct {
+		uint8_t tag;
+		struct der_cur value;
+	} kv[POL_MAX_KV];
+};
+
+struct pol_cert_facts {
+	uint32_t version;             /* 1, 2 or 3 */
+	struct der_cur serial;        /* INTEGER contents (two's complement, minimal) */
+	bool serial_negative;
+	bool serial_zero;
+	struct pol_algid sig;
+	struct pol_name issuer;
+	int64_t not_before;
+	int64_t not_after;
+	struct pol_name subject;
+	struct pol_spki spki;
+	bool has_issuer_uid;          /* tolerated, flagged */
+	bool has_subject_uid;
+
+	struct pol_exts exts;         /* all extensions, in order */
+
+	bool has_san;
+	bool san_critical;
+	size_t num_san;
+	struct pol_gn san[POL_MAX_SAN];
+	bool san_has_other_name;
+	bool san_has_dirname;
+	bool san_has_other_type;      /* x400Address, ediPartyName, registeredID */
+
+	bool has_basic_constraints;
+	bool bc_critical;
+	bool bc_ca;
+	bool bc_has_path_len;
+	uint64_t bc_path_len;
+
+	bool has_key_usage;
+	bool ku_critical;
+	uint32_t key_usage;           /* POL_KU_* */
+
+	bool has_eku;
+	bool eku_critical;
+	uint32_t eku_flags;           /* POL_EKU_* */
+	size_t num_eku;
+	struct der_cur eku[POL_MAX_EKU];
+
+	bool has_ski;
+	struct der_cur ski;
+	bool has_aki;
+	struct der_cur aki_key_id;    /* empty when the AKI has no keyIdentifier */
+	bool aki_has_issuer_serial;   /* authorityCertIssuer / SerialNumber present */
+
+	bool has_name_constraints;
+	bool nc_critical;
+	struct der_cur name_constraints; /* extnValue contents */
+
+	bool has_crl_dp;
+	struct der_cur crl_dp;
+	size_t num_crl_dp_uris;
+	struct der_cur crl_dp_uris[POL_MAX_URIS];
+
+	bool has_aia;
+	struct der_cur aia;
+	size_t num_ocsp_uris;
+	struct der_cur ocsp_uris[POL_MAX_URIS];
+	size_t num_ca_issuers_uris;
+	struct der_cur ca_issuers_uris[POL_MAX_URIS];
+
+	bool has_policies;
+	size_t num_policies;
+	struct der_cur policies[POL_MAX_POLICIES];
+
+	bool has_ct_poison;
+	bool has_sct_list;
+	struct der_cur sct_list;      /* the TLS-encoded SignedCertificateTimestampList */
+
+	bool has_provisioner;
+	struct pol_provisioner provisioner;
+
+	size_t num_unknown_ext;       /* extensions with id POL_EXT_OTHER */
+	size_t num_unknown_critical;
+};
+
+/* TBSCertificate (RFC 5280 §4.1) -> facts.  Extensions are checked against their own
+ * grammars; unknown ones are kept (policy decides), duplicates refused. */
+POL_MUST_CHECK bool pol_cert_facts(const uint8_t *data, size_t len, struct pol_cert_facts *out,
+				   struct der_err *err);
+
+/* --- TBSCertList (RFC 5280 §5.1) ---------------------------------------------------- */
+
+enum pol_crl_reason {
+	POL_CRL_REASON_NONE = -1, /* no reasonCode entry extension */
+	/* otherwise the CRLReason value 0..10 (7 is unused and refused) */
+};
+
+/* IssuingDistributionPoint flags. */
+#define POL_IDP_DIST_POINT (1u << 0)
+#define POL_IDP_ONLY_USER (1u << 1)
+#define POL_IDP_ONLY_CA (1u << 2)
+#define POL_IDP_ONLY_SOME_REASONS (1u << 3)
+#define POL_IDP_INDIRECT (1u << 4)
+#define POL_IDP_ONLY_ATTR (1u << 5)
+
+struct pol_crl_facts {
+	uint32_t version;         /* 1 (absent) or 2 */
+	struct pol_algid sig;
+	struct pol_name issuer;
+	int64_t this_update;
+	bool has_next_update;
+	int64_t next_update;
+	size_t num_revoked;
+	struct der_cur revoked;   /* contents of revokedCertificates, for pol_crl_iter */
+	bool any_cert_issuer;     /* some entry has certificateIssuer (indirect CRL) */
+	struct pol_exts exts;
+	bool has_crl_number;
+	struct der_cur crl_number; /* INTEGER contents; checked 0 <= n < 2^159 */
+	bool has_delta;
+	struct der_cur delta_base; /* deltaCRLIndicator BaseCRLNumber contents */
+	bool has_idp;
+	bool idp_critical;
+	struct der_cur idp;       /* extnValue contents */
+	uint32_t idp_flags;       /* POL_IDP_* */
+	bool has_aki;
+	struct der_cur aki_key_id;
+	size_t num_unknown_ext;
+	size_t num_unknown_critical;
+};
+
+struct pol_crl_entry {
+	struct der_cur serial;    /* INTEGER contents */
+	int64_t revocation_date;
+	int reason;               /* enum pol_crl_reason or 0..10 */
+	bool has_invalidity_date;
+	int64_t invalidity_date;
+	bool has_cert_issuer;     /* flagged: indirect CRL */
+	size_t num_other_ext;
+	bool other_critical;
+};
+
+/* Revoked entries are not stored in the facts (CRLs of 100k entries exist): the facts
+ * validate them all and count them; an iterator walks them again on demand. */
+struct pol_crl_iter {
+	struct der_cur rest;
+	struct der_err *err;
+};
+
+POL_MUST_CHECK bool pol_crl_facts(const uint8_t *data, size_t len, struct pol_crl_facts *out,
+				  struct der_err *err);
+void pol_crl_iter_init(struct pol_crl_iter *it, const struct pol_crl_facts *facts,
+		       struct der_err *err);
+/* Next entry: true with *out filled, false at the end (err->reason DER_OK) or on a
+ * malformed entry (err set; cannot happen after pol_crl_facts succeeded). */
+POL_MUST_CHECK bool pol_crl_iter_next(struct pol_crl_iter *it, struct pol_crl_entry *out);
+
+/* --- OCSP ResponseData (RFC 6960 §4.2.1) --------------------------------------------- */
+
+enum pol_ocsp_status {
+	POL_OCSP_GOOD = 0,
+	POL_OCSP_REVOKED = 1,
+	POL_OCSP_UNKNOWN = 2,
+};
+
+struct pol_ocsp_single {
+	enum pol_hash hash;        /* CertID hashAlgorithm */
+	struct der_cur hash_oid;
+	struct der_cur issuer_name_hash;
+	struct der_cur issuer_key_hash;
+	struct der_cur serial;     /* INTEGER contents */
+	enum pol_ocsp_status status;
+	int64_t revocation_time;
+	int reason;                /* -1 when absent, else 0..10 */
+	int64_t this_update;
+	bool has_next_update;
+	int64_t next_update;
+	size_t num_single_ext;
+	bool single_ext_critical;
+};
+
+struct pol_ocsp_facts {
+	uint32_t version;          /* 1 */
+	bool responder_by_key;
+	struct der_cur responder_name; /* byName: whole Name TLV */
+	struct der_cur responder_key_hash; /* byKey: the SHA-1 of the responder key */
+	int64_t produced_at;
+	size_t num_responses;
+	struct pol_ocsp_single responses[POL_MAX_OCSP_RESPONSES];
+	struct pol_exts exts;
+	bool has_nonce;
+	struct der_cur nonce;      /* extnValue contents (an OCTET STRING TLV per RFC 8954) */
+	size_t num_unknown_ext;
+	size_t num_unknown_critical;
+};
+
+POL_MUST_CHECK bool pol_ocsp_facts(const uint8_t *data, size_t len, struct pol_ocsp_facts *out,
+				   struct der_err *err);
+
+#endif /* WARDEN_POLICY_H */
