@@ -85,6 +85,7 @@ asan: deps
 	$(MAKE) BUILD=build-asan SAN=1 all
 	@rm -rf build-asan/results
 	-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:fast_unwind_on_malloc=0 \
 		$(MAKE) -k BUILD=build-asan SAN=1 check-unit check-conformance check-integration
 	@scripts/test-summary build-asan/results
 

@@ -44,3 +44,43 @@ bench: bench-policy
 FUZZ_TARGETS += fuzz_der fuzz_tbs
 $(BUILD)/fuzz/bin/fuzz_der: $(BUILD)/fuzz/obj/policy-engine/der.o
 $(BUILD)/fuzz/bin/fuzz_tbs: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_OBJS))
+
+# --- the policy file, its evaluation and the state (issue 3 §2) ----------------------
+# These need jansson, libpsl and libcrypto (SHA-256): link $(POLICY_RULES_LIBS) with
+# $(POLICY_LIB).  POLICY_OBJS (the facts) stays dependency-free.
+POLICY_RULES_OBJS := $(OBJ)/policy-engine/pol_names.o $(OBJ)/policy-engine/pol_policy.o \
+	$(OBJ)/policy-engine/pol_policy_names.o $(OBJ)/policy-engine/pol_rate.o \
+	$(OBJ)/policy-engine/pol_eval.o $(OBJ)/policy-engine/pol_eval_cert.o \
+	$(OBJ)/policy-engine/pol_eval_names.o
+POLICY_RULES_LIBS := -ljansson -lpsl -lcrypto
+$(POLICY_LIB): $(POLICY_RULES_OBJS)
+
+$(TBIN)/test_policy_names: $(OBJ)/tests/test_policy_names.o $(POLICY_RULES_OBJS) $(POLICY_OBJS)
+$(TBIN)/test_policy_names: TEST_LIBS := $(POLICY_RULES_LIBS)
+$(TBIN)/test_policy_load: $(OBJ)/tests/test_policy_load.o $(POLICY_RULES_OBJS) $(POLICY_OBJS)
+$(TBIN)/test_policy_load: TEST_LIBS := $(POLICY_RULES_LIBS)
+$(TBIN)/test_policy_eval: $(OBJ)/tests/test_policy_eval.o $(POLICY_TEST_UTIL) \
+	$(POLICY_RULES_OBJS) $(POLICY_OBJS)
+$(TBIN)/test_policy_eval: TEST_LIBS := $(POLICY_RULES_LIBS)
+$(TBIN)/test_policy_rate: $(OBJ)/tests/test_policy_rate.o $(POLICY_TEST_UTIL) \
+	$(POLICY_RULES_OBJS) $(POLICY_OBJS)
+$(TBIN)/test_policy_rate: TEST_LIBS := $(POLICY_RULES_LIBS)
+UNIT_TESTS += $(TBIN)/test_policy_names $(TBIN)/test_policy_load $(TBIN)/test_policy_eval \
+	$(TBIN)/test_policy_rate
+.SECONDARY: $(OBJ)/tests/test_policy_names.o $(OBJ)/tests/test_policy_load.o \
+	$(OBJ)/tests/test_policy_eval.o $(OBJ)/tests/test_policy_rate.o
+
+# The whole evaluation (classify + facts + rules) of a typical leaf.
+$(TBIN)/bench_policy_eval: $(OBJ)/tests/policy/bench_policy_eval.o $(POLICY_TEST_UTIL) \
+	$(POLICY_RULES_OBJS) $(POLICY_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(POLICY_RULES_LIBS) $(CHECK_LIBS)
+.PHONY: bench-policy-eval
+bench-policy-eval: $(TBIN)/bench_policy_eval
+	$(TBIN)/bench_policy_eval
+bench-policy: bench-policy-eval
+
+FUZZ_TARGETS += fuzz_policy_load
+$(BUILD)/fuzz/bin/fuzz_policy_load: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_RULES_OBJS) \
+	$(POLICY_OBJS))
+$(BUILD)/fuzz/bin/fuzz_policy_load: FUZZ_LIBS := $(POLICY_RULES_LIBS)

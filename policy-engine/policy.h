@@ -631,4 +631,309 @@ struct pol_ocsp_facts {
 POL_MUST_CHECK bool pol_ocsp_facts(const uint8_t *data, size_t len, struct pol_ocsp_facts *out,
 				   struct der_err *err);
 
+
+/* ===== Policy: the file, the decision, the state ==================================== *
+ *
+ * How the enclave uses it (one lock held over evaluate + audit + commit):
+ *
+ *   before the sandbox:  pol_psl_load(NULL, &psl);              (I/O: reads the PSL)
+ *                        pol_policy_load(bytes, len, &pol, &err); (pure; hash = SHA-256)
+ *                        pol_state_new(NULL, psl, &state);
+ *                        for each allowed record of the audit log: pol_state_apply(state, &s);
+ *   for every SIGN:      pol_evaluate(pol, state, &ca, &req, now_ns, dec);  (state untouched)
+ *                        append the audit record (dec->summary, reason, sentence), make it
+ *                        durable;  if (dec->allowed) pol_state_commit(state, dec);  sign.
+ *   SIGHUP:              pol_policy_load the new file; on success swap and free the old one
+ *                        (the state is kept: buckets and serials outlive policies).
+ *
+ * A policy is immutable after loading and may be shared by threads.  The state is not
+ * thread-safe: the caller serialises evaluate/commit/apply on one state.  Nothing here does
+ * I/O except pol_psl_load.  See docs/policy.md for the file format. */
+
+/* Bounds of a policy file; beyond them the loader refuses it. */
+#define POL_POLICY_MAX_BYTES (1024u * 1024u)
+#define POL_MAX_PROFILES 64u
+#define POL_MAX_SIGNING_KEYS 64u
+#define POL_MAX_RULES 1024u     /* entries in one allow or deny list */
+#define POL_MAX_OIDS 32u        /* entries in an OID/EKU/critical-extension list */
+#define POL_NAME_MAX 65u        /* profile names and key labels: 1..64 bytes + NUL */
+#define POL_PATH_MAX 256u       /* JSON path in a load error */
+#define POL_MSG_MAX 384u        /* load error message */
+#define POL_SENTENCE_MAX 640u   /* the operator sentence of a decision */
+#define POL_HASH_LEN 32u        /* SHA-256 of the policy bytes */
+#define POL_HASH_HEX_LEN (2u * POL_HASH_LEN + 1u)
+#define POL_RFC_SERIAL_MAX 20u  /* RFC 5280 §4.1.2.2 */
+#define POL_MAX_CHARGES 32u     /* rate-limit buckets one decision may charge */
+#define POL_BUCKET_ID_LEN 16u   /* truncated SHA-256 of (dimension, key) */
+#define POL_SUMMARY_TEXT_MAX 512u /* subject / SAN text in a summary (truncated "...") */
+#define POL_MAX_DURATION_S (100LL * 366LL * 86400LL) /* longest duration in a policy */
+#define POL_MAX_RATE_COUNT 1000000000ull
+
+/* Why the loader refused a file: path like "profiles.web.names.allow.dns[2]" ("" for the
+ * document itself), a sentence, and for JSON syntax errors the line and column. */
+struct pol_load_error {
+	char path[POL_PATH_MAX];
+	char msg[POL_MSG_MAX];
+	int line;   /* 0 unless a JSON syntax error */
+	int column;
+};
+
+struct pol_policy;
+/* Validates and compiles a policy file (json: len bytes, need not be NUL-terminated).
+ * Unknown keys, wrong types, duplicate keys, bad names/CIDRs/durations are all refused
+ * with their JSON path.  *out NULL on failure.  Pure: no I/O. */
+POL_MUST_CHECK bool pol_policy_load(const char *json, size_t len, struct pol_policy **out,
+				    struct pol_load_error *err);
+void pol_policy_free(struct pol_policy *p);
+/* SHA-256 of the exact bytes loaded (POL_HASH_LEN bytes), and its lower-case hex. */
+const uint8_t *pol_policy_hash(const struct pol_policy *p);
+const char *pol_policy_hash_hex(const struct pol_policy *p);
+size_t pol_policy_num_profiles(const struct pol_policy *p);
+const char *pol_policy_profile_name(const struct pol_policy *p, size_t i);
+
+/* The public suffix list, for registered domains (eTLD+1).  path NULL tries
+ * POL_PSL_DAFSA then POL_PSL_DAT.  I/O: call before the sandbox. */
+#define POL_PSL_DAFSA "/usr/share/publicsuffix/public_suffix_list.dafsa"
+#define POL_PSL_DAT "/usr/share/publicsuffix/public_suffix_list.dat"
+struct pol_psl;
+POL_MUST_CHECK bool pol_psl_load(const char *path, struct pol_psl **out);
+void pol_psl_free(struct pol_psl *psl);
+/* The registered domain of a lower-case host name into out (cap bytes): with no list
+ * (psl NULL) the last two labels.  False if host is itself a public suffix or too long. */
+bool pol_registered_domain(const struct pol_psl *psl, const char *host, char *out, size_t cap);
+
+/* PKCS#11 mechanism and MGF numbers the engine knows (same values as pkcs11.h; the
+ * tests assert it), so the engine needs no PKCS#11 header. */
+#define POL_CKM_RSA_PKCS 0x00000001ul
+#define POL_CKM_RSA_PKCS_PSS 0x0000000dul
+#define POL_CKM_SHA256_RSA_PKCS 0x00000040ul
+#define POL_CKM_SHA384_RSA_PKCS 0x00000041ul
+#define POL_CKM_SHA512_RSA_PKCS 0x00000042ul
+#define POL_CKM_SHA256_RSA_PKCS_PSS 0x00000043ul
+#define POL_CKM_SHA384_RSA_PKCS_PSS 0x00000044ul
+#define POL_CKM_SHA512_RSA_PKCS_PSS 0x00000045ul
+#define POL_CKM_SHA_1 0x00000220ul
+#define POL_CKM_SHA224 0x00000255ul
+#define POL_CKM_SHA256 0x00000250ul
+#define POL_CKM_SHA384 0x00000260ul
+#define POL_CKM_SHA512 0x00000270ul
+#define POL_CKM_ECDSA 0x00001041ul
+#define POL_CKM_ECDSA_SHA256 0x00001044ul
+#define POL_CKM_ECDSA_SHA384 0x00001045ul
+#define POL_CKM_ECDSA_SHA512 0x00001046ul
+#define POL_CKM_EDDSA 0x00001057ul
+#define POL_CKG_MGF1_SHA1 0x1ul
+#define POL_CKG_MGF1_SHA256 0x2ul
+#define POL_CKG_MGF1_SHA384 0x3ul
+#define POL_CKG_MGF1_SHA512 0x4ul
+#define POL_CKG_MGF1_SHA224 0x5ul
+/* Parses "CKM_SHA256_RSA_PKCS" (or without the prefix, any case); false if unknown. */
+bool pol_mechanism_from_name(const char *name, unsigned long *out);
+const char *pol_mechanism_name(unsigned long mech);
+
+/* What the enclave knows about the signing key.  Views must outlive the call. */
+struct pol_ca_info {
+	const char *label;          /* the key label (signingKeys entry) */
+	enum pol_key_type key_type;
+	enum pol_curve curve;       /* EC only */
+	uint32_t rsa_bits;          /* RSA only */
+	const uint8_t *spki_der;    /* the key's SubjectPublicKeyInfo */
+	size_t spki_len;
+	bool has_cert;              /* false: no CA certificate (then no TBS is signed) */
+	const uint8_t *subject_der; /* the CA certificate's subject Name TLV */
+	size_t subject_len;
+	const uint8_t *ski;         /* its subjectKeyIdentifier, NULL/0 when absent */
+	size_t ski_len;
+	int64_t not_after;          /* its notAfter, seconds since the epoch */
+};
+
+/* One SIGN request. */
+struct pol_request {
+	const char *key_label;      /* must equal ca->label (NULL: take ca->label) */
+	unsigned long mechanism;    /* CK_MECHANISM_TYPE */
+	bool has_pss;
+	unsigned long pss_hash;     /* CK_RSA_PKCS_PSS_PARAMS: hashAlg, mgf, sLen */
+	unsigned long pss_mgf;
+	unsigned long pss_salt_len;
+	const uint8_t *data;
+	size_t len;
+	bool prehashed;             /* a raw mechanism: data is a digest / DigestInfo */
+	uint32_t peer_uid;
+	int32_t peer_pid;
+};
+
+/* Stable reason codes: numbers and names go into audit records; never renumber. */
+enum pol_reason {
+	POL_R_OK = 0,
+	POL_R_PREHASHED_AUDIT = 1,   /* allowed: raw digest under prehashed "audit" */
+	POL_R_INTERNAL = 2,
+	POL_R_KEY_UNKNOWN = 3,
+	POL_R_KIND_NOT_ALLOWED = 4,
+	POL_R_PREHASHED_DENIED = 5,
+	POL_R_MECHANISM = 6,
+	POL_R_MECH_PARAMS = 7,
+	POL_R_PARSE = 8,
+	POL_R_SIG_ALG_MISMATCH = 9,
+	POL_R_SIG_PSS_PARAMS = 10,
+	POL_R_ISSUER_MISMATCH = 11,
+	POL_R_CA_NO_CERT = 12,
+	POL_R_NO_PROFILE = 13,
+	POL_R_VERSION = 14,
+	POL_R_DNS_INVALID = 20,
+	POL_R_DNS_WILDCARD = 21,
+	POL_R_DNS_DENIED = 22,
+	POL_R_DNS_NOT_ALLOWED = 23,
+	POL_R_IP_DENIED = 24,
+	POL_R_IP_NOT_ALLOWED = 25,
+	POL_R_EMAIL_INVALID = 26,
+	POL_R_EMAIL_DENIED = 27,
+	POL_R_EMAIL_NOT_ALLOWED = 28,
+	POL_R_URI_INVALID = 29,
+	POL_R_URI_DENIED = 30,
+	POL_R_URI_NOT_ALLOWED = 31,
+	POL_R_CN_DENIED = 32,
+	POL_R_CN_NOT_ALLOWED = 33,
+	POL_R_CN_NOT_IN_SAN = 34,
+	POL_R_CN_INVALID = 35,
+	POL_R_SAN_MISSING = 36,
+	POL_R_SAN_UNSUPPORTED = 37,
+	POL_R_VALIDITY_FUTURE = 40,
+	POL_R_VALIDITY_BACKDATED = 41,
+	POL_R_VALIDITY_TOO_LONG = 42,
+	POL_R_VALIDITY_INVERTED = 43,
+	POL_R_VALIDITY_BEYOND_CA = 44,
+	POL_R_KEY_ALGORITHM = 50,
+	POL_R_KEY_RSA_SIZE = 51,
+	POL_R_KEY_RSA_EXPONENT = 52,
+	POL_R_KEY_CURVE = 53,
+	POL_R_KEY_IS_CA_KEY = 54,
+	POL_R_EXT_CA = 60,
+	POL_R_EXT_PATH_LEN = 61,
+	POL_R_EXT_KU_NOT_ALLOWED = 62,
+	POL_R_EXT_KU_MISSING = 63,
+	POL_R_EXT_EKU_NOT_ALLOWED = 64,
+	POL_R_EXT_EKU_MISSING = 65,
+	POL_R_EXT_CRITICAL = 66,
+	POL_R_EXT_SKI_MISSING = 67,
+	POL_R_EXT_AKI_MISMATCH = 68,
+	POL_R_SERIAL_NOT_POSITIVE = 70,
+	POL_R_SERIAL_TOO_LONG = 71,
+	POL_R_SERIAL_TOO_SHORT = 72,
+	POL_R_SERIAL_REUSED = 73,
+	POL_R_RATE_KEY = 80,
+	POL_R_RATE_PROFILE = 81,
+	POL_R_RATE_PROVISIONER = 82,
+	POL_R_RATE_DOMAIN = 83,
+	POL_R_RATE_SAN_SET = 84,
+	POL_R_RATE_PREHASHED = 85,
+	POL_R_RATE_TOO_MANY = 86,
+	POL_R_STATE_FULL = 87,
+};
+#define POL_R_MAX POL_R_STATE_FULL
+/* "name.dns.not_allowed", ...; "unknown" for a number not in the enum. */
+const char *pol_reason_name(enum pol_reason r);
+
+/* Rate-limit dimensions (stable numbers, in summaries). */
+enum pol_rate_dim {
+	POL_RATE_KEY = 0,
+	POL_RATE_PROFILE = 1,
+	POL_RATE_PROVISIONER = 2,
+	POL_RATE_DOMAIN = 3,      /* per registered domain (eTLD+1) */
+	POL_RATE_SAN_SET = 4,     /* per exact set of SANs */
+	POL_RATE_PREHASHED = 5,   /* raw-digest signatures per key */
+	POL_RATE_NUM = 6,
+};
+const char *pol_rate_dim_name(enum pol_rate_dim d);
+
+/* A GCRA limit: `count` per `period_ns` on average, at most `burst` at once.  count 0 is
+ * "no limit". */
+struct pol_rate {
+	uint64_t count;
+	int64_t period_ns;
+	uint64_t burst;
+};
+
+/* One bucket a decision charges. */
+struct pol_charge {
+	uint32_t dim;                        /* enum pol_rate_dim */
+	uint8_t bucket[POL_BUCKET_ID_LEN];   /* SHA-256(dim, key label, bucket key)[0..16) */
+	struct pol_rate rate;
+};
+
+/* What a decision records and what replay needs: plain data (no pointers), so the audit
+ * record can carry it and pol_state_apply can rebuild the state from it.  Strings are
+ * NUL-terminated UTF-8/ASCII; texts longer than their field end in "...". */
+struct pol_summary {
+	uint32_t kind;                       /* enum pol_kind */
+	bool allowed;
+	uint32_t reason;                     /* enum pol_reason */
+	bool prehashed;
+	int64_t time_ns;                     /* the `now` of the evaluation */
+	char key_label[POL_NAME_MAX];
+	char profile[POL_NAME_MAX];          /* "" when no profile applied */
+	uint8_t serial[POL_RFC_SERIAL_MAX];  /* certificate serial INTEGER contents */
+	uint32_t serial_len;                 /* 0: none (not a certificate, or > 20 octets) */
+	char serial_hex[2 * POL_RFC_SERIAL_MAX + 1];
+	int64_t not_before;                  /* certificate validity (0 when none) */
+	int64_t not_after;
+	char subject[POL_SUMMARY_TEXT_MAX];
+	char sans[POL_SUMMARY_TEXT_MAX];     /* "DNS:a.example, IP:10.0.0.1, ..." */
+	char provisioner[POL_NAME_MAX + 16]; /* "6/acme" (type/name), "" if none */
+	uint32_t peer_uid;
+	int32_t peer_pid;
+	uint32_t num_charges;
+	struct pol_charge charges[POL_MAX_CHARGES];
+};
+
+/* The outcome.  facts hold views into req->data: valid while that lives. */
+struct pol_decision {
+	bool allowed;
+	enum pol_reason reason;
+	char sentence[POL_SENTENCE_MAX];
+	char profile[POL_NAME_MAX];
+	struct pol_summary summary;
+	struct der_err der_err;              /* when reason == POL_R_PARSE */
+	union {
+		struct pol_cert_facts cert;
+		struct pol_crl_facts crl;
+		struct pol_ocsp_facts ocsp;
+	} facts;
+};
+
+/* In-memory state: issued serials per key (with notAfter) and GCRA buckets.  Memory is
+ * bounded by the limits: about 48 bytes per serial slot and 64 per bucket slot, with
+ * twice as many slots as entries.  When full, expired serials (notAfter < now) and idle
+ * buckets are dropped; if that frees nothing, decisions are refused (POL_R_STATE_FULL). */
+#define POL_STATE_DEFAULT_MAX_SERIALS (256u * 1024u)
+#define POL_STATE_DEFAULT_MAX_BUCKETS (64u * 1024u)
+#define POL_STATE_MAX_ENTRIES (16u * 1024u * 1024u)
+struct pol_state_limits {
+	uint32_t max_serials;
+	uint32_t max_buckets;
+};
+struct pol_state;
+/* lim NULL: the defaults.  psl may be NULL (registered domain = last two labels). */
+POL_MUST_CHECK bool pol_state_new(const struct pol_state_limits *lim, const struct pol_psl *psl,
+				  struct pol_state **out);
+void pol_state_free(struct pol_state *s);
+size_t pol_state_num_serials(const struct pol_state *s);
+size_t pol_state_num_buckets(const struct pol_state *s);
+/* The theoretical arrival time of a bucket (ns), false if the state has no such bucket. */
+bool pol_state_bucket_tat(const struct pol_state *s, const uint8_t id[POL_BUCKET_ID_LEN],
+			  int64_t *out_tat_ns);
+bool pol_state_has_serial(const struct pol_state *s, const char *key_label, const uint8_t *serial,
+			  size_t serial_len);
+
+/* Decides one request.  Never mutates the state.  Returns false only on caller error
+ * (NULL arguments): the decision is then a refusal with POL_R_INTERNAL.  now_ns: wall
+ * clock, nanoseconds since the epoch. */
+POL_MUST_CHECK bool pol_evaluate(const struct pol_policy *pol, const struct pol_state *st,
+				 const struct pol_ca_info *ca, const struct pol_request *req,
+				 int64_t now_ns, struct pol_decision *out);
+/* Applies an allowed decision's effects (serial recorded, buckets charged).  Call once
+ * the audit record is durable.  False if the state is full (nothing applied). */
+POL_MUST_CHECK bool pol_state_commit(struct pol_state *s, const struct pol_decision *d);
+/* The same from a summary (audit replay at start-up); refused summaries are ignored. */
+POL_MUST_CHECK bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum);
+
 #endif /* WARDEN_POLICY_H */

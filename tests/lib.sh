@@ -60,11 +60,16 @@ warden_setup() {
 # socket.  Sets WARDEN_PID and exports WARDEN_CONF.
 warden_start() {
 	local dir=$1 i
+	# A fresh log per start, so an old "serving" line is never taken for this start's.
+	if [ -f "$dir/enclave.log" ]; then
+		cat "$dir/enclave.log" >>"$dir/enclave.log.old"
+		: >"$dir/enclave.log"
+	fi
 	"$WARDEN_ENCLAVE" --config "$dir/enclave.json" >>"$dir/enclave.log" 2>&1 &
 	WARDEN_PID=$!
 	T_PIDS+=("$WARDEN_PID")
 	export WARDEN_CONF="$dir/module.conf"
-	for i in $(seq 1 200); do
+	for i in $(seq 1 600); do
 		[ -S "$dir/enclave.sock" ] && grep -q 'serving' "$dir/enclave.log" && return 0
 		kill -0 "$WARDEN_PID" 2>/dev/null || break
 		sleep 0.05
@@ -97,6 +102,7 @@ softhsm_token() {
 # warden-admin init + the enclave; T_TARGET=softhsm serves the same layout straight from
 # SoftHSMv2 (no policy: only for developing the client side of a test).
 T_TARGET=${T_TARGET:-warden}
+T_SANITIZED=
 CA_PIN=${WARDEN_PIN:-1234}
 CA_LABEL=ca
 P11KIT_PROXY=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so
@@ -118,9 +124,11 @@ key_genpkey_args() {
 # tools leak by design) and the JVM keeps its own SIGSEGV handling.
 san_client_env() {
 	local libs
-	[ -f "$WARDEN_MODULE" ] || return 0
-	libs=$(ldd "$WARDEN_MODULE" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { print $3 }' | tr '\n' ' ')
+	[ -z "$T_SANITIZED" ] && [ -f "$WARDEN_MODULE" ] || return 0
+	libs=$(LD_PRELOAD='' ldd "$WARDEN_MODULE" 2>/dev/null |
+		awk '/lib(asan|ubsan)\.so.* => / { print $3 }' | tr '\n' ' ')
 	[ -n "$libs" ] || return 0
+	T_SANITIZED=1
 	export LD_PRELOAD="$libs"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:handle_segv=0:allow_user_segv_handler=1"
 }
@@ -199,7 +207,7 @@ p11kit_run() {
 		chmod -R a+rX "$home"
 	fi
 	printf 'module: %s\n' "$CA_MODULE" >"$home/.config/pkcs11/modules/warden.module"
-	HOME=$home unshare --user -- "$@"
+	HOME=$home timeout "${T_CLIENT_TIMEOUT:-120}" unshare --user -- "$@"
 }
 
 # ca_sign_leaf NAME: a fresh leaf key + CSR in T_TMP/NAME.{key,csr}.

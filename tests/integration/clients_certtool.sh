@@ -32,6 +32,12 @@ issue() {
 for key in rsa2048 p256 p384 ed25519; do
 	d=$T_TMP/$key
 	if ! ca_up "$d" "$key"; then fail "$key setup"; continue; fi
+	if [ -n "$T_SANITIZED" ]; then
+		# certtool deadlocks at exit in p11-kit's destructor (freelocale) with the ASan
+		# runtime preloaded; the module is exercised under ASan by the other clients.
+		skip certtool "hangs at exit under an LD_PRELOADed ASan runtime"
+		break
+	fi
 	leaf_csr "$key-leaf"
 	if [ "$T_TARGET" = warden ] && [ "$key" != ed25519 ]; then
 		check_fails_with "$key certtool refused on a default key" "PKCS #11 unsupported feature" issue "$key-leaf"
