@@ -47,7 +47,11 @@ static void usage(FILE *f)
 		"audit/)\n"
 		"  --socket PATH       enclave socket (default DIR/enclave.sock)\n"
 		"  --module PATH       backend PKCS#11 module (default %s)\n"
-		"  --force             replace an existing setup in DIR (audit/ is kept)\n",
+		"  --force             replace an existing setup in DIR (audit/ is kept)\n"
+		"\nusage: warden-admin policy check FILE\n"
+		"       warden-admin policy test FILE CERT.pem|TBS.der --ca CA.pem [--key LABEL]\n"
+		"                                [--mechanism NAME] [--now EPOCH]\n"
+		"  Validates a policy file / dry-runs a certificate against it (docs/policy.md).\n",
 		admin_key_spec_names(), ADMIN_DEFAULT_SUBJECT, ADMIN_DEFAULT_KEY_LABEL,
 		ADMIN_DEFAULT_TOKEN_LABEL, ADMIN_DEFAULT_DAYS, ADMIN_DEFAULT_MODULE);
 }
@@ -298,6 +302,8 @@ int main(int argc, char **argv)
 	umask(077);
 	if (argc >= 2 && strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "policy") == 0)
+		return admin_policy_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

@@ -122,4 +122,7 @@ __attribute__((warn_unused_result)) int admin_cert_make(const struct admin_cert_
 __attribute__((warn_unused_result)) int admin_subject_check(const char *subject, char *err,
 							    size_t err_len);
 
+/* `warden-admin policy check|test ...` (admin_policy.c); argv[0] is "policy". */
+int admin_policy_main(int argc, char **argv);
+
 #endif

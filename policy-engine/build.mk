@@ -84,3 +84,7 @@ FUZZ_TARGETS += fuzz_policy_load
 $(BUILD)/fuzz/bin/fuzz_policy_load: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_RULES_OBJS) \
 	$(POLICY_OBJS))
 $(BUILD)/fuzz/bin/fuzz_policy_load: FUZZ_LIBS := $(POLICY_RULES_LIBS)
+
+# warden-admin policy check|test (enclave/admin_policy.c) links the engine; admin.mk is
+# read before this file, so the prerequisites are added here.
+$(BIN)/warden-admin: $(POLICY_RULES_OBJS) $(POLICY_OBJS)

@@ -81,7 +81,7 @@ static void summarise(const struct pol_cert_facts *f, struct pol_summary *s)
 	}
 	if (f->has_provisioner) {
 		pn_text(f->provisioner.name.p, f->provisioner.name.len, val, POL_NAME_MAX);
-		snprintf(s->provisioner, sizeof(s->provisioner), "%llu/%s",
+		snprintf(s->provisioner, sizeof(s->provisioner), "%llu/%.64s",
 			 (unsigned long long)f->provisioner.type, val);
 	}
 }

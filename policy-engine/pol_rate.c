@@ -97,20 +97,30 @@ bool pol_registered_domain(const struct pol_psl *psl, const char *host, char *ou
 	return true;
 }
 
-/* SHA-256(tag octet, label, NUL, SHA-256(key)) truncated: one-shot SHA256() only (the
- * SHA256_Init family is deprecated in OpenSSL 3). */
+/* SHA-256(tag octet, label, NUL, key) truncated; keys longer than POL_ID_INLINE_KEY are
+ * replaced by their own SHA-256 first (with a distinct marker octet).  One-shot SHA256()
+ * only (the SHA256_Init family is deprecated in OpenSSL 3); one call per id, as this is
+ * on the signing path. */
+#define POL_ID_INLINE_KEY 256u
 static void id_of(uint8_t tag, const char *label, const void *key, size_t key_len,
 		  uint8_t out[POL_BUCKET_ID_LEN])
 {
-	uint8_t buf[1 + POL_NAME_MAX + SHA256_DIGEST_LENGTH], md[SHA256_DIGEST_LENGTH];
+	uint8_t buf[2 + POL_NAME_MAX + POL_ID_INLINE_KEY], md[SHA256_DIGEST_LENGTH];
 	size_t ll = strnlen(label, POL_NAME_MAX - 1), n = 0;
 
 	buf[n++] = tag;
 	memcpy(buf + n, label, ll);
 	n += ll;
 	buf[n++] = 0;
-	SHA256(key, key_len, buf + n);
-	n += SHA256_DIGEST_LENGTH;
+	if (key_len <= POL_ID_INLINE_KEY) {
+		buf[n++] = 0;
+		memcpy(buf + n, key, key_len);
+		n += key_len;
+	} else {
+		buf[n++] = 1;
+		SHA256(key, key_len, buf + n);
+		n += SHA256_DIGEST_LENGTH;
+	}
 	SHA256(buf, n, md);
 	memcpy(out, md, POL_BUCKET_ID_LEN);
 }

@@ -25,7 +25,17 @@ agent_expect "client logs in" "OK" login "$CA_PIN"
 agent_expect "client signs" "OK 64" sign
 
 # --- killed mid-request -------------------------------------------------------------
+# SIGSTOP is asynchronous for a multi-threaded process: wait until every thread is stopped,
+# else a connection thread can still serve the request under load.
+all_stopped() {
+	local st
+	for st in /proc/"$1"/task/*/stat; do
+		[ "$(sed 's/^.*) \(.\).*/\1/' "$st")" = T ] || return 1
+	done
+}
 kill -STOP "$WARDEN_PID"
+for _ in $(seq 1 100); do all_stopped "$WARDEN_PID" && break; sleep 0.02; done
+all_stopped "$WARDEN_PID" || fail "enclave stopped with SIGSTOP" "threads still running"
 echo sign >&"${AGENT[1]}"
 sleep 0.5
 kill -KILL "$WARDEN_PID"
