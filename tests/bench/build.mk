@@ -3,7 +3,7 @@
 # The binary stays out of ALL_TARGETS: it is a measuring tool, not a product.
 BENCH_BIN := $(BUILD)/bench/p11bench
 
-$(BENCH_BIN): $(OBJ)/tests/bench/p11bench.o
+$(BENCH_BIN): $(OBJ)/tests/bench/p11bench.o $(OBJ)/tests/bench/pb_opts.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto -ldl -lpthread -lm
 

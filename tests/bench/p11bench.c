@@ -15,117 +15,21 @@
  * The signatures are not verified: this measures speed; correctness is the test
  * suite's job.  Each C_Sign result is checked (CKR_OK and a non-empty signature).
  */
+#include "p11bench.h"
+
 #include <dlfcn.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <p11-kit/pkcs11.h>
-
-#define PB_MAX_THREADS 256
-#define PB_MAX_DATA_LEN (64u * 1024u * 1024u)
-#define PB_MAX_SIG_LEN 1024u /* RSA-8192 */
-#define PB_MAX_PIN_LEN 256u
-#define PB_MAX_ID_LEN 256u
-#define PB_MAX_SECONDS 3600.0
-#define PB_DEFAULT_SECONDS 5.0
-#define PB_DEFAULT_WARMUP 0.5
-#define PB_DEFAULT_DATA_LEN 1024u
-#define PB_LAT_INITIAL 4096u       /* latency slots per thread before the first growth */
-#define PB_MAX_ERRORS_PER_THREAD 100 /* a thread stops after this many failed signatures */
-#define PB_LABEL_LEN 32u             /* CK_TOKEN_INFO.label */
-#define PB_MAX_SLOTS 256u
-#define PB_NS_PER_S 1000000000ull
-
-_Static_assert(PB_MAX_DATA_LEN <= ULONG_MAX, "data length fits a CK_ULONG");
-_Static_assert(PB_LAT_INITIAL > 0, "latency arrays start non-empty");
-
-/* --prehash: the client hashes the data itself (as OpenSSL's libp11 engine, GnuTLS
- * and NSS do) and passes the digest, or a DigestInfo for CKM_RSA_PKCS. */
-enum pb_prehash { PB_PREHASH_NONE, PB_PREHASH_SHA256, PB_PREHASH_SHA384, PB_PREHASH_SHA512 };
-
-#define PB_MAX_PREFIX_LEN 19u
-#define PB_MAX_DIGEST_LEN 64u
-
-struct pb_hash {
-	const char *name;
-	const char *ossl_name;
-	size_t digest_len;
-	/* DER DigestInfo prefix for CKM_RSA_PKCS (RFC 8017 section 9.2, note 1) */
-	uint8_t prefix[PB_MAX_PREFIX_LEN];
-	size_t prefix_len;
-};
-
-static const struct pb_hash pb_hashes[] = {
-	[PB_PREHASH_NONE] = { "none", NULL, 0, { 0 }, 0 },
-	[PB_PREHASH_SHA256] = { "sha256", "SHA256", 32,
-				{ 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-				  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 }, 19 },
-	[PB_PREHASH_SHA384] = { "sha384", "SHA384", 48,
-				{ 0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-				  0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30 }, 19 },
-	[PB_PREHASH_SHA512] = { "sha512", "SHA512", 64,
-				{ 0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-				  0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40 }, 19 },
-};
-
-/* Mechanisms by name.  PSS ones carry the parameters that match their hash. */
-struct pb_mech {
-	const char *name;
-	CK_MECHANISM_TYPE type;
-	CK_MECHANISM_TYPE pss_hash; /* 0: not PSS */
-	CK_RSA_PKCS_MGF_TYPE pss_mgf;
-	CK_ULONG pss_salt_len;
-};
-
-static const struct pb_mech pb_mechs[] = {
-	{ "CKM_SHA256_RSA_PKCS", CKM_SHA256_RSA_PKCS, 0, 0, 0 },
-	{ "CKM_SHA384_RSA_PKCS", CKM_SHA384_RSA_PKCS, 0, 0, 0 },
-	{ "CKM_SHA512_RSA_PKCS", CKM_SHA512_RSA_PKCS, 0, 0, 0 },
-	{ "CKM_SHA256_RSA_PKCS_PSS", CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32 },
-	{ "CKM_SHA384_RSA_PKCS_PSS", CKM_SHA384_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384, 48 },
-	{ "CKM_SHA512_RSA_PKCS_PSS", CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512, 64 },
-	{ "CKM_ECDSA_SHA256", CKM_ECDSA_SHA256, 0, 0, 0 },
-	{ "CKM_ECDSA_SHA384", CKM_ECDSA_SHA384, 0, 0, 0 },
-	{ "CKM_ECDSA_SHA512", CKM_ECDSA_SHA512, 0, 0, 0 },
-	{ "CKM_EDDSA", CKM_EDDSA, 0, 0, 0 },
-	{ "CKM_RSA_PKCS", CKM_RSA_PKCS, 0, 0, 0 },
-	{ "CKM_ECDSA", CKM_ECDSA, 0, 0, 0 },
-};
-
-struct pb_opts {
-	const char *module;
-	const char *token_label; /* or slot_id */
-	CK_SLOT_ID slot_id;
-	int have_slot;
-	char pin[PB_MAX_PIN_LEN + 1];
-	size_t pin_len;
-	const char *key_label; /* or key_id */
-	uint8_t key_id[PB_MAX_ID_LEN];
-	size_t key_id_len;
-	const struct pb_mech *mech;
-	enum pb_prehash prehash;
-	int threads;
-	double seconds;
-	unsigned long count; /* 0: run for `seconds` */
-	double warmup;
-	size_t data_len;
-	const char *data_file;
-	const char *tag;
-	long peer_pid; /* --peer-pid: also report this process's CPU per signature */
-};
 
 /* State shared by all threads of one run. */
 struct pb_run {
@@ -137,6 +41,7 @@ struct pb_run {
 	const EVP_MD *md; /* --prehash, else NULL */
 	pthread_barrier_t barrier;
 	atomic_int setup_failed;
+	atomic_ulong setup_rv; /* the first thread-setup failure (CK_RV), else 0 */
 	uint64_t warm_end_ns; /* written by main between barriers */
 	uint64_t start_ns;
 	uint64_t deadline_ns; /* 0 in count mode */
@@ -161,34 +66,6 @@ static uint64_t pb_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * PB_NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-static const char *pb_rv_name(CK_RV rv)
-{
-	switch (rv) {
-	case CKR_OK: return "CKR_OK";
-	case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
-	case CKR_HOST_MEMORY: return "CKR_HOST_MEMORY";
-	case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
-	case CKR_FUNCTION_REJECTED: return "CKR_FUNCTION_REJECTED";
-	case CKR_FUNCTION_FAILED: return "CKR_FUNCTION_FAILED";
-	case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
-	case CKR_MECHANISM_PARAM_INVALID: return "CKR_MECHANISM_PARAM_INVALID";
-	case CKR_KEY_HANDLE_INVALID: return "CKR_KEY_HANDLE_INVALID";
-	case CKR_KEY_TYPE_INCONSISTENT: return "CKR_KEY_TYPE_INCONSISTENT";
-	case CKR_KEY_FUNCTION_NOT_PERMITTED: return "CKR_KEY_FUNCTION_NOT_PERMITTED";
-	case CKR_DATA_LEN_RANGE: return "CKR_DATA_LEN_RANGE";
-	case CKR_DATA_INVALID: return "CKR_DATA_INVALID";
-	case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL";
-	case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
-	case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
-	case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
-	case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
-	case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
-	case CKR_OPERATION_ACTIVE: return "CKR_OPERATION_ACTIVE";
-	case CKR_CRYPTOKI_NOT_INITIALIZED: return "CKR_CRYPTOKI_NOT_INITIALIZED";
-	default: return "CKR_other";
-	}
 }
 
 /* User + system CPU time of the whole process so far, in microseconds. */
@@ -237,21 +114,6 @@ static uint64_t pb_peer_cpu_us(long pid)
 	return (uint64_t)(ut + st) * 1000000u / (uint64_t)hz;
 }
 
-static void pb_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: p11bench --module PATH (--token LABEL | --slot ID) (--pin PIN | --pin-file F)\n"
-		"                (--key-label L | --key-id HEX) --mech CKM_... [--prehash sha256]\n"
-		"                [--threads N] [--seconds S | --count N] [--warmup S]\n"
-		"                [--data-size N | --data-file F] [--tag TEXT] [--peer-pid PID]\n"
-		"Measures C_SignInit+C_Sign throughput and latency; one key=value line per run.\n"
-		"--peer-pid P: also report the CPU time process P (the enclave) spent per signature.\n"
-		"--prehash H: hash the data in the client (timed) and pass the digest\n"
-		"             (a DigestInfo for CKM_RSA_PKCS): for modules without CKM_ECDSA_SHA*.\n"
-		"defaults: --threads 1 --seconds %.0f --warmup %.1f --data-size %u\n",
-		PB_DEFAULT_SECONDS, PB_DEFAULT_WARMUP, PB_DEFAULT_DATA_LEN);
-}
-
 /* Trims the blank padding of a fixed-size PKCS#11 string into out (NUL-terminated). */
 static void pb_unpad(const CK_UTF8CHAR *s, size_t len, char *out)
 {
@@ -259,238 +121,6 @@ static void pb_unpad(const CK_UTF8CHAR *s, size_t len, char *out)
 		len--;
 	memcpy(out, s, len);
 	out[len] = '\0';
-}
-
-__attribute__((warn_unused_result)) static int pb_parse_hex(const char *s, uint8_t *out,
-							    size_t cap, size_t *out_len)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n % 2 != 0 || n / 2 > cap)
-		return -1;
-	for (i = 0; i < n / 2; i++) {
-		unsigned int v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	*out_len = n / 2;
-	return 0;
-}
-
-/* Reads a PIN file: its first line, without the newline. */
-__attribute__((warn_unused_result)) static int pb_read_pin(const char *path, struct pb_opts *o)
-{
-	FILE *f = fopen(path, "r");
-	int ret = -1;
-
-	if (f == NULL) {
-		fprintf(stderr, "p11bench: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (fgets(o->pin, sizeof(o->pin), f) == NULL) {
-		fprintf(stderr, "p11bench: %s: empty\n", path);
-		goto out;
-	}
-	o->pin_len = strcspn(o->pin, "\r\n");
-	o->pin[o->pin_len] = '\0';
-	ret = 0;
-out:
-	fclose(f);
-	return ret;
-}
-
-__attribute__((warn_unused_result)) static int pb_parse_double(const char *s, double lo,
-							       double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi))
-		return -1;
-	*out = v;
-	return 0;
-}
-
-__attribute__((warn_unused_result)) static int pb_parse_ulong(const char *s, unsigned long lo,
-							      unsigned long hi,
-							      unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-__attribute__((warn_unused_result)) static int pb_parse_args(int argc, char **argv,
-							     struct pb_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "module", required_argument, NULL, 'm' },
-		{ "token", required_argument, NULL, 't' },
-		{ "slot", required_argument, NULL, 's' },
-		{ "pin", required_argument, NULL, 'p' },
-		{ "pin-file", required_argument, NULL, 'P' },
-		{ "key-label", required_argument, NULL, 'k' },
-		{ "key-id", required_argument, NULL, 'K' },
-		{ "mech", required_argument, NULL, 'M' },
-		{ "prehash", required_argument, NULL, 'H' },
-		{ "threads", required_argument, NULL, 'n' },
-		{ "seconds", required_argument, NULL, 'd' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ "data-size", required_argument, NULL, 'z' },
-		{ "data-file", required_argument, NULL, 'f' },
-		{ "tag", required_argument, NULL, 'T' },
-		{ "peer-pid", required_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	unsigned long v;
-	size_t i;
-	int c;
-
-	o->threads = 1;
-	o->seconds = PB_DEFAULT_SECONDS;
-	o->warmup = PB_DEFAULT_WARMUP;
-	o->data_len = PB_DEFAULT_DATA_LEN;
-	o->tag = "-";
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm': o->module = optarg; break;
-		case 't': o->token_label = optarg; break;
-		case 's':
-			if (pb_parse_ulong(optarg, 0, ULONG_MAX, &v) != 0)
-				goto bad;
-			o->slot_id = v;
-			o->have_slot = 1;
-			break;
-		case 'p':
-			o->pin_len = strlen(optarg);
-			if (o->pin_len > PB_MAX_PIN_LEN)
-				goto bad;
-			memcpy(o->pin, optarg, o->pin_len + 1);
-			break;
-		case 'P':
-			if (pb_read_pin(optarg, o) != 0)
-				return -1;
-			break;
-		case 'k': o->key_label = optarg; break;
-		case 'K':
-			if (pb_parse_hex(optarg, o->key_id, sizeof(o->key_id), &o->key_id_len) != 0)
-				goto bad;
-			break;
-		case 'M':
-			o->mech = NULL;
-			for (i = 0; i < sizeof(pb_mechs) / sizeof(pb_mechs[0]); i++)
-				if (strcmp(optarg, pb_mechs[i].name) == 0)
-					o->mech = &pb_mechs[i];
-			if (o->mech == NULL)
-				goto bad;
-			break;
-		case 'H':
-			o->prehash = PB_PREHASH_NONE;
-			for (i = 1; i < sizeof(pb_hashes) / sizeof(pb_hashes[0]); i++)
-				if (strcmp(optarg, pb_hashes[i].name) == 0)
-					o->prehash = (enum pb_prehash)i;
-			if (o->prehash == PB_PREHASH_NONE && strcmp(optarg, "none") != 0)
-				goto bad;
-			break;
-		case 'n':
-			if (pb_parse_ulong(optarg, 1, PB_MAX_THREADS, &v) != 0)
-				goto bad;
-			o->threads = (int)v;
-			break;
-		case 'd':
-			if (pb_parse_double(optarg, 0.01, PB_MAX_SECONDS, &o->seconds) != 0)
-				goto bad;
-			break;
-		case 'c':
-			if (pb_parse_ulong(optarg, 1, ULONG_MAX / 2, &o->count) != 0)
-				goto bad;
-			break;
-		case 'w':
-			if (pb_parse_double(optarg, 0.0, PB_MAX_SECONDS, &o->warmup) != 0)
-				goto bad;
-			break;
-		case 'z':
-			if (pb_parse_ulong(optarg, 1, PB_MAX_DATA_LEN, &v) != 0)
-				goto bad;
-			o->data_len = v;
-			break;
-		case 'f': o->data_file = optarg; break;
-		case 'T': o->tag = optarg; break;
-		case 'R':
-			if (pb_parse_ulong(optarg, 1, LONG_MAX, &v) != 0)
-				goto bad;
-			o->peer_pid = (long)v;
-			break;
-		case 'h': pb_usage(stdout); exit(0);
-		default: goto bad;
-		}
-	}
-	if (optind != argc || o->module == NULL || o->mech == NULL ||
-	    (o->token_label == NULL && !o->have_slot) ||
-	    (o->key_label == NULL && o->key_id_len == 0))
-		goto bad;
-	if (o->prehash != PB_PREHASH_NONE && o->mech->type != CKM_ECDSA &&
-	    o->mech->type != CKM_RSA_PKCS) {
-		fprintf(stderr, "p11bench: --prehash goes with CKM_ECDSA or CKM_RSA_PKCS\n");
-		return -1;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "p11bench: bad or missing argument%s%s\n", optarg ? ": " : "",
-		optarg ? optarg : "");
-	pb_usage(stderr);
-	return -1;
-}
-
-/* The data to sign: a file's contents, or data_len bytes of a fixed pattern. */
-__attribute__((warn_unused_result)) static uint8_t *pb_load_data(const struct pb_opts *o,
-								size_t *out_len)
-{
-	uint8_t *buf = NULL;
-	FILE *f = NULL;
-	long n;
-	size_t i;
-
-	*out_len = 0;
-	if (o->data_file == NULL) {
-		buf = malloc(o->data_len);
-		if (buf == NULL)
-			return NULL;
-		for (i = 0; i < o->data_len; i++)
-			buf[i] = (uint8_t)(i * 131u + 7u);
-		*out_len = o->data_len;
-		return buf;
-	}
-	f = fopen(o->data_file, "rb");
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 ||
-	    (unsigned long)n > PB_MAX_DATA_LEN || fseek(f, 0, SEEK_SET) != 0) {
-		fprintf(stderr, "p11bench: %s: cannot read, empty or too large\n", o->data_file);
-		goto out;
-	}
-	buf = malloc((size_t)n);
-	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "p11bench: %s: read failed\n", o->data_file);
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*out_len = (size_t)n;
-out:
-	if (f != NULL)
-		fclose(f);
-	return buf;
 }
 
 __attribute__((warn_unused_result)) static CK_RV pb_find_slot(const struct pb_opts *o,
@@ -632,6 +262,10 @@ static void *pb_thread_main(void *arg)
 	if (rv != CKR_OK || mdctx == NULL || t->lat_ns == NULL) {
 		fprintf(stderr, "p11bench: thread setup (session, key) failed: %s (0x%lx)\n",
 			pb_rv_name(rv), (unsigned long)rv);
+		unsigned long none = CKR_OK;
+
+		atomic_compare_exchange_strong(&r->setup_rv, &none,
+					       rv != CKR_OK ? rv : CKR_HOST_MEMORY);
 		atomic_store(&r->setup_failed, 1);
 	} else {
 		t->setup_ok = 1;
@@ -863,6 +497,10 @@ int main(int argc, char **argv)
 		goto out;
 	stage = "threads";
 	ret = pb_run_threads(&r);
+	if (ret == 2 && atomic_load(&r.setup_rv) != CKR_OK) {
+		stage = "thread-setup";
+		rv = atomic_load(&r.setup_rv);
+	}
 out:
 	explicit_bzero(o.pin, sizeof(o.pin));
 	if (ret == 2)
