@@ -132,6 +132,19 @@ int64_t aud_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Eight bytes of printable ASCII (0x20..0x7e), tested at once. */
+static inline bool plain_ascii8(const uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	uint64_t w, x;
+
+	memcpy(&w, p, sizeof w);
+	if ((w & hi) != 0 || ((w - 0x20 * ones) & ~w & hi) != 0)
+		return false;
+	x = w ^ (0x7f * ones);
+	return ((x - ones) & ~x & hi) == 0;
+}
+
 /* Well-formed UTF-8 (no overlongs, surrogates or values above U+10FFFF), no NUL and
  * no C0 control other than tab (and newline when allowed), no DEL. */
 bool aud_utf8_valid(const uint8_t *p, size_t len, bool allow_newline)
@@ -143,6 +156,10 @@ bool aud_utf8_valid(const uint8_t *p, size_t len, bool allow_newline)
 		uint32_t cp;
 		size_t n;
 
+		if (len - i >= 8 && plain_ascii8(p + i)) {
+			i += 8;
+			continue;
+		}
 		if (c < 0x80) {
 			if ((c < 0x20 && c != '\t' && !(allow_newline && c == '\n')) || c == 0x7f)
 				return false;

@@ -18,12 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "aud_log.h"
+
+#define AUD_ZERO_CHUNK (64u * 1024u)
 
 static void bytes_free(struct aud_bytes *b)
 {
@@ -103,16 +104,28 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Preallocates so that fdatasync has no size change to commit.  Failure is not fatal
- * (tmpfs and others may not support it); the write that follows reports real trouble. */
+/* Preallocates by writing zeros ahead (and syncing them once), so that a record's
+ * fdatasync has neither a size change nor an unwritten-extent conversion to commit:
+ * fallocate alone leaves unwritten extents, and on ext4 the first write into one costs
+ * a journal commit.  Not fatal: the write that follows reports real trouble. */
 static void prealloc(struct aud_log *log, uint64_t need)
 {
-	uint64_t to;
+	static const uint8_t zeros[AUD_ZERO_CHUNK];
+	uint64_t to, off;
 
 	if (need <= log->alloc_end)
 		return;
+	/* Only past the batch about to be written: bytes below `need` are records. */
 	to = need + log->prealloc_bytes;
-	if (fallocate(log->fd, 0, (off_t)log->alloc_end, (off_t)(to - log->alloc_end)) == 0)
+	for (off = need; off < to;) {
+		size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
+		ssize_t w = pwrite(log->fd, zeros, n, (off_t)off);
+
+		if (w <= 0)
+			return;
+		off += (uint64_t)w;
+	}
+	if (fdatasync(log->fd) == 0)
 		log->alloc_end = to;
 }
 
@@ -132,7 +145,6 @@ int aud_new_file(struct aud_log *log, uint64_t first_seq, const uint8_t prev[AUD
 	if (fd < 0)
 		goto fail;
 	aud_file_hdr_encode(hdr, first_seq, prev);
-	(void)fallocate(fd, 0, 0, (off_t)log->prealloc_bytes);
 	if (pwrite_all(fd, hdr, sizeof hdr, 0) != 0 || fdatasync(fd) != 0 ||
 	    renameat(log->dirfd, tmp, log->dirfd, name) != 0 || fsync(log->dirfd) != 0)
 		goto fail;
@@ -141,8 +153,7 @@ int aud_new_file(struct aud_log *log, uint64_t first_seq, const uint8_t prev[AUD
 	log->fd = fd;
 	snprintf(log->cur_name, sizeof log->cur_name, "%s", name);
 	log->durable_off = AUD_FILE_HDR_LEN;
-	struct stat st;
-	log->alloc_end = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : AUD_FILE_HDR_LEN;
+	log->alloc_end = AUD_FILE_HDR_LEN;
 	return 0;
 fail:
 	*out_errno = errno;

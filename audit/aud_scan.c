@@ -104,7 +104,8 @@ static enum aud_verdict list_files(const char *dir, char ***out, size_t *num, ch
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof *v, name_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof *v, name_cmp);
 	*out = v;
 	*num = n;
 	return AUD_V_OK;

@@ -49,7 +49,7 @@
  * aud_shutdown(log, "SIGTERM") (SHUTDOWN record + checkpoint, synced), then aud_close.
  *
  * ---- Fail closed --------------------------------------------------------------------
- * A failed write, fallocate-then-write, rotation or fdatasync (ENOSPC, EIO, EDQUOT,
+ * A failed write, rotation or fdatasync (ENOSPC, EIO, EDQUOT,
  * EFBIG) puts the log in a failed state: aud_sync returns WARDEN_E_AUDIT for every
  * record not yet durable, aud_append refuses new records, aud_error() says why.  Every
  * later aud_append (at most once per retry_ms) and aud_retry() try again: the records
@@ -60,10 +60,12 @@
  *
  * ---- System calls after start-up (for the enclave's seccomp list) ---------------------
  * aud_append/aud_sync/aud_tick/aud_retry/aud_shutdown/aud_close use only:
- *   pwrite64, write, fdatasync, fallocate, ftruncate, openat (O_CREAT|O_EXCL of the
- *   next file and of checkpoint.txt.tmp, relative to the directory fd), renameat,
- *   fstat, close, lseek, unlinkat, clock_gettime, futex (mutex/condvar), getrandom
- *   (never: Ed25519 signing is deterministic), brk/mmap/munmap (malloc).
+ *   pwrite64, fdatasync, fsync (of the directory fd, after a rename), ftruncate,
+ *   openat (O_CREAT|O_EXCL of the next file and of checkpoint.txt.tmp, relative to
+ *   the directory fd), renameat, unlinkat (a stale .tmp), close, clock_gettime,
+ *   futex (mutex/condvar), brk/mmap/munmap/madvise (malloc).  No fallocate: space is
+ *   preallocated by writing zeros (see aud_log.c).  Ed25519 signing is
+ *   deterministic (no getrandom).
  * Landlock: the audit directory needs read/write/create/remove/truncate of files.
  * aud_open additionally uses openat(O_DIRECTORY), getdents64, flock, read, fstat and
  * reads the key file: call it before the sandbox.
@@ -351,7 +353,7 @@ struct aud_params {
 	 * written (tests, tools); the enclave always sets it. */
 	const char *key_file;
 	uint64_t rotate_bytes;     /* start a new file past this size; 0: default */
-	uint64_t prealloc_bytes;   /* fallocate ahead by this much; 0: default */
+	uint64_t prealloc_bytes;   /* zero-fill ahead by this much; 0: default */
 	uint32_t checkpoint_records; /* a checkpoint after this many records; 0: default */
 	uint32_t checkpoint_ms;    /* or after this long (checked at append and aud_tick) */
 	uint32_t retry_ms;         /* failed state: retry at most this often; 0: default */
