@@ -88,3 +88,36 @@ $(BUILD)/fuzz/bin/fuzz_policy_load: FUZZ_LIBS := $(POLICY_RULES_LIBS)
 # warden-admin policy check|test (enclave/admin_policy.c) links the engine; admin.mk is
 # read before this file, so the prerequisites are added here.
 $(BIN)/warden-admin: $(POLICY_RULES_OBJS) $(POLICY_OBJS)
+
+# --- revocation integrity (issue 5 §1-3): CRL and OCSP rules, the revocation state -----
+# pol_eval.o needs these, so every binary above that links $(POLICY_RULES_OBJS) gets them
+# too (its prerequisites were expanded before this point).
+POLICY_REV_OBJS := $(OBJ)/policy-engine/pol_revoke.o $(OBJ)/policy-engine/pol_eval_crl.o \
+	$(OBJ)/policy-engine/pol_eval_ocsp.o $(OBJ)/policy-engine/pol_policy_rev.o
+POLICY_RULES_OBJS += $(POLICY_REV_OBJS)
+$(POLICY_LIB): $(POLICY_REV_OBJS)
+$(TBIN)/test_policy_names $(TBIN)/test_policy_load $(TBIN)/test_policy_eval \
+	$(TBIN)/test_policy_rate $(TBIN)/bench_policy_eval $(BIN)/warden-admin: $(POLICY_REV_OBJS)
+$(BUILD)/fuzz/bin/fuzz_policy_load: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_REV_OBJS))
+
+# Unit tests of the revocation rules and state.
+REV_TEST_DEPS := $(POLICY_TEST_UTIL) $(POLICY_RULES_OBJS) $(POLICY_OBJS)
+$(TBIN)/test_policy_crl: $(OBJ)/tests/test_policy_crl.o $(REV_TEST_DEPS)
+$(TBIN)/test_policy_crl: TEST_LIBS := $(POLICY_RULES_LIBS)
+$(TBIN)/test_policy_ocsp: $(OBJ)/tests/test_policy_ocsp.o $(REV_TEST_DEPS)
+$(TBIN)/test_policy_ocsp: TEST_LIBS := $(POLICY_RULES_LIBS)
+$(TBIN)/test_policy_revstate: $(OBJ)/tests/test_policy_revstate.o $(REV_TEST_DEPS)
+$(TBIN)/test_policy_revstate: TEST_LIBS := $(POLICY_RULES_LIBS)
+UNIT_TESTS += $(TBIN)/test_policy_crl $(TBIN)/test_policy_ocsp $(TBIN)/test_policy_revstate
+.SECONDARY: $(OBJ)/tests/test_policy_crl.o $(OBJ)/tests/test_policy_ocsp.o \
+	$(OBJ)/tests/test_policy_revstate.o
+
+# p50 evaluation of CRLs of 1,000 and 100,000 entries and OCSP responses of 1 and 20
+# SingleResponses (part of bench-policy).
+$(TBIN)/bench_policy_rev: $(OBJ)/tests/policy/bench_policy_rev.o $(REV_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) -o $@ $(POLICY_RULES_LIBS) $(CHECK_LIBS)
+.PHONY: bench-policy-rev
+bench-policy-rev: $(TBIN)/bench_policy_rev
+	$(TBIN)/bench_policy_rev
+bench-policy: bench-policy-rev

@@ -116,6 +116,35 @@ static const char *const reason_names[POL_R_MAX + 1] = {
 	[POL_R_RATE_PREHASHED] = "rate.prehashed",
 	[POL_R_RATE_TOO_MANY] = "rate.too_many_buckets",
 	[POL_R_STATE_FULL] = "state.full",
+	[POL_R_CRL_NUMBER_MISSING] = "crl.number_missing",
+	[POL_R_CRL_NUMBER_NOT_INCREASING] = "crl.number_not_increasing",
+	[POL_R_CRL_THIS_UPDATE] = "crl.this_update",
+	[POL_R_CRL_NEXT_UPDATE] = "crl.next_update",
+	[POL_R_CRL_UNREVOKED] = "crl.unrevoked",
+	[POL_R_REVOCATION_CHANGED] = "revocation.changed",
+	[POL_R_REVOCATION_DATE] = "revocation.date_after_this_update",
+	[POL_R_CRL_NOT_ISSUED] = "crl.serial_not_issued",
+	[POL_R_CRL_DELTA_BASE] = "crl.delta_base",
+	[POL_R_CRL_DELTA_INCOMPLETE] = "crl.delta_incomplete",
+	[POL_R_CRL_DELTA_DENIED] = "crl.delta_not_allowed",
+	[POL_R_CRL_IDP] = "crl.idp",
+	[POL_R_CRL_INDIRECT] = "crl.indirect",
+	[POL_R_CRL_ENTRY] = "crl.entry",
+	[POL_R_CRL_EXT_CRITICAL] = "crl.critical_extension",
+	[POL_R_REVOCATION_TOO_MANY] = "revocation.too_many_new",
+	[POL_R_REVOCATION_STATE_FULL] = "revocation.state_full",
+	[POL_R_OCSP_RESPONDER] = "ocsp.responder",
+	[POL_R_OCSP_CERT_ID] = "ocsp.cert_id",
+	[POL_R_OCSP_GOOD_NOT_ISSUED] = "ocsp.good_not_issued",
+	[POL_R_OCSP_GOOD_EXPIRED] = "ocsp.good_expired",
+	[POL_R_OCSP_GOOD_REVOKED] = "ocsp.good_revoked",
+	[POL_R_OCSP_THIS_UPDATE] = "ocsp.this_update",
+	[POL_R_OCSP_VALIDITY] = "ocsp.validity",
+	[POL_R_OCSP_PRODUCED_AT] = "ocsp.produced_at",
+	[POL_R_OCSP_NONCE] = "ocsp.nonce",
+	[POL_R_OCSP_EXTENSION] = "ocsp.extension",
+	[POL_R_OCSP_SERIAL] = "ocsp.serial",
+	[POL_R_OCSP_EMPTY] = "ocsp.empty",
 };
 
 const char *pol_reason_name(enum pol_reason r)
@@ -221,8 +250,8 @@ static bool check_rates(const struct pol_state *st, int64_t now_ns, struct pol_d
 	return true;
 }
 
-static bool same_name_as_ca(const struct der_cur *name, const struct pol_ca_info *ca,
-			    struct pol_decision *d, const char *what)
+bool pol_check_issuer(const struct der_cur *name, const struct pol_ca_info *ca,
+		      struct pol_decision *d, const char *what)
 {
 	if (!ca->has_cert)
 		return pol_refuse(d, POL_R_CA_NO_CERT,
@@ -234,25 +263,18 @@ static bool same_name_as_ca(const struct der_cur *name, const struct pol_ca_info
 	return true;
 }
 
-static bool eval_crl(const struct pol_ca_info *ca, const struct pol_request *req,
-		     const struct pol_mech *m, struct pol_decision *d)
+void pol_summary_serial(struct pol_summary *s, const uint8_t *p, size_t len)
 {
-	const struct pol_crl_facts *f = &d->facts.crl;
-	if (!pol_check_algid(&f->sig, m, req, d) || !same_name_as_ca(&f->issuer.raw, ca, d, "CRL"))
-		return false;
-	if (f->has_aki && f->aki_key_id.len > 0 && ca->ski_len > 0 &&
-	    !der_cur_eq_bytes(&f->aki_key_id, ca->ski, ca->ski_len))
-		return pol_refuse(d, POL_R_EXT_AKI_MISMATCH,
-				  "the CRL's authorityKeyIdentifier is not the CA's subjectKeyIdentifier");
-	return true;
-}
-
-static bool eval_ocsp(const struct pol_ca_info *ca, struct pol_decision *d)
-{
-	const struct pol_ocsp_facts *f = &d->facts.ocsp;
-	if (!f->responder_by_key && !same_name_as_ca(&f->responder_name, ca, d, "OCSP response"))
-		return false;
-	return true;
+	memset(s->serial_hex, 0, sizeof(s->serial_hex));
+	if (len == 0 || len > POL_RFC_SERIAL_MAX) {
+		s->serial_len = 0;
+		snprintf(s->serial_hex, sizeof(s->serial_hex), "(%zu octets)", len);
+		return;
+	}
+	memcpy(s->serial, p, len);
+	s->serial_len = (uint32_t)len;
+	for (size_t i = 0; i < len; i++)
+		snprintf(s->serial_hex + 2 * i, 3, "%02X", p[i]);
 }
 
 static void summary_start(struct pol_decision *d, const struct pol_ca_info *ca,
@@ -353,19 +375,20 @@ bool pol_evaluate(const struct pol_policy *pol, const struct pol_state *st,
 	case POL_KIND_TBS_CERT:
 		if (!pol_cert_facts(req->data, req->len, &d->facts.cert, &d->der_err))
 			break;
-		if (!pol_eval_cert(pol, st, ca, req, kr, m, now_ns, d))
+		if (!pol_eval_cert(pol, st, ca, req, kr, m, now_ns, d) ||
+		    !pol_ocsp_signer_summary(st, ca, now_ns, d))
 			goto out;
 		break;
 	case POL_KIND_TBS_CRL:
 		if (!pol_crl_facts(req->data, req->len, &d->facts.crl, &d->der_err))
 			break;
-		if (!eval_crl(ca, req, m, d))
+		if (!pol_eval_crl(st, ca, req, kr, m, now_ns, d))
 			goto out;
 		break;
 	case POL_KIND_OCSP_RESPONSE:
 		if (!pol_ocsp_facts(req->data, req->len, &d->facts.ocsp, &d->der_err))
 			break;
-		if (!eval_ocsp(ca, d))
+		if (!pol_eval_ocsp(st, ca, kr, now_ns, d))
 			goto out;
 		break;
 	default:
@@ -386,6 +409,10 @@ bool pol_evaluate(const struct pol_policy *pol, const struct pol_state *st,
 		snprintf(d->sentence, sizeof(d->sentence),
 			 "certificate %.300s (serial %s) allowed by profile %s", d->summary.sans,
 			 d->summary.serial_hex, d->profile);
+	else if (kind == POL_KIND_TBS_CRL || kind == POL_KIND_OCSP_RESPONSE)
+		snprintf(d->sentence, sizeof(d->sentence), "%s allowed for key %s: %u entries, %u "
+			 "new revocations", pol_kind_str(kind), ca->label, d->summary.num_entries,
+			 d->summary.num_revocations);
 	else
 		snprintf(d->sentence, sizeof(d->sentence), "%s allowed for key %s",
 			 pol_kind_str(kind), ca->label);

@@ -518,11 +518,31 @@ static bool ld_profile(struct pol_ld *ld, const char *name, const json_t *o,
 	return ld_constraints(ld, o, &p->c, false);
 }
 
+static bool rev_blocks(struct pol_ld *ld, const json_t *o, struct pol_crl_rules *crl,
+		       struct pol_ocsp_rules *ocsp)
+{
+	json_t *v;
+	size_t s;
+	if ((v = json_object_get(o, "crl")) != NULL) {
+		s = pol_ld_push(ld, "crl");
+		if (!pol_ld_crl(ld, v, crl))
+			return false;
+		pol_ld_pop(ld, s);
+	}
+	if ((v = json_object_get(o, "ocsp")) != NULL) {
+		s = pol_ld_push(ld, "ocsp");
+		if (!pol_ld_ocsp(ld, v, ocsp))
+			return false;
+		pol_ld_pop(ld, s);
+	}
+	return true;
+}
+
 static bool ld_keys(struct pol_ld *ld, const json_t *o, struct pol_policy *pol,
 		    const struct pol_constraints *auth)
 {
 	static const char *const keys[] = { "prehashed", "sign", "rateLimit", "prehashedRateLimit",
-					    NULL };
+					    "crl", "ocsp", NULL };
 	const char *label;
 	json_t *k;
 	if (!json_is_object(o))
@@ -539,6 +559,8 @@ static bool ld_keys(struct pol_ld *ld, const json_t *o, struct pol_policy *pol,
 			return pol_ld_fail(ld, "a key label must be 1 to %u printable bytes",
 					   POL_NAME_MAX - 1);
 		strcpy(kr->label, label);
+		kr->crl = pol->crl;
+		kr->ocsp = pol->ocsp;
 		kr->sign = POL_SIGN_CERT | POL_SIGN_CRL | POL_SIGN_OCSP;
 		kr->rate = auth->rates[POL_RATE_KEY];
 		kr->prehashed_rate.count = DEFAULT_PREHASHED_COUNT;
@@ -559,7 +581,8 @@ static bool ld_keys(struct pol_ld *ld, const json_t *o, struct pol_policy *pol,
 		}
 		if (!get_bits(ld, k, "sign", kind_names, NULL, &kr->sign) ||
 		    !get_rate(ld, k, "rateLimit", &kr->rate) ||
-		    !get_rate(ld, k, "prehashedRateLimit", &kr->prehashed_rate))
+		    !get_rate(ld, k, "prehashedRateLimit", &kr->prehashed_rate) ||
+		    !rev_blocks(ld, k, &kr->crl, &kr->ocsp))
 			return false;
 		pol->num_keys++;
 		pol_ld_pop(ld, s);
@@ -583,7 +606,7 @@ static bool ld_document(struct pol_ld *ld, const json_t *root, struct pol_policy
 {
 	static const char *const keys[] = { "version", "authority", "signingKeys", "profiles", NULL };
 	static const char *const akeys[] = { "names", "validity", "publicKey", "extensions",
-					     "subject", "serial", "rateLimits", NULL };
+					     "subject", "serial", "rateLimits", "crl", "ocsp", NULL };
 	json_t *v, *a;
 	const char *name;
 	if (!pol_ld_object(ld, root, keys))
@@ -594,6 +617,7 @@ static bool ld_document(struct pol_ld *ld, const json_t *root, struct pol_policy
 		return pol_ld_fail(ld, "must be %d", POL_FILE_VERSION);
 	}
 	default_constraints(&pol->defaults);
+	pol_rev_rules_default(&pol->crl, &pol->ocsp);
 	if ((a = json_object_get(root, "authority")) != NULL) {
 		size_t s = pol_ld_push(ld, "authority");
 		if (!pol_ld_object(ld, a, akeys))
@@ -604,7 +628,8 @@ static bool ld_document(struct pol_ld *ld, const json_t *root, struct pol_policy
 				return false;
 			pol_ld_pop(ld, s2);
 		}
-		if (!ld_constraints(ld, a, &pol->defaults, true))
+		if (!ld_constraints(ld, a, &pol->defaults, true) ||
+		    !rev_blocks(ld, a, &pol->crl, &pol->ocsp))
 			return false;
 		pol_ld_pop(ld, s);
 	}
@@ -616,6 +641,8 @@ static bool ld_document(struct pol_ld *ld, const json_t *root, struct pol_policy
 	} else {
 		struct pol_key_rules *kr = &pol->keys[pol->num_keys++];
 		strcpy(kr->label, "*");
+		kr->crl = pol->crl;
+		kr->ocsp = pol->ocsp;
 		kr->sign = POL_SIGN_CERT | POL_SIGN_CRL | POL_SIGN_OCSP;
 		kr->rate = pol->defaults.rates[POL_RATE_KEY];
 		kr->prehashed_rate.count = DEFAULT_PREHASHED_COUNT;

@@ -96,8 +96,26 @@ enum pol_prehashed { POL_PREHASHED_DENY = 0, POL_PREHASHED_AUDIT = 1 };
 #define POL_SIGN_OCSP (1u << 2)
 #define POL_SIGN_OTHER (1u << 3)
 
+/* Revocation settings (issue 5): "crl" and "ocsp" blocks of authority (defaults) and
+ * of each signingKeys entry (overriding field by field). */
+enum pol_nonce { POL_NONCE_ALLOW = 0, POL_NONCE_REQUIRE = 1, POL_NONCE_FORBID = 2 };
+struct pol_crl_rules {
+	int64_t max_validity_s;     /* nextUpdate - thisUpdate */
+	int64_t clock_skew_s;       /* |thisUpdate - now| */
+	bool require_issued;        /* revoked serials must be serials this key issued */
+	bool allow_delta;
+};
+struct pol_ocsp_rules {
+	int64_t min_validity_s, max_validity_s;
+	int64_t clock_skew_s;       /* |thisUpdate - now|, |producedAt - now| */
+	enum pol_nonce nonce;
+	bool allow_delegated;       /* a responder key this enclave certified may sign */
+};
+
 struct pol_key_rules {
 	char label[POL_NAME_MAX];   /* "*" is the default entry */
+	struct pol_crl_rules crl;
+	struct pol_ocsp_rules ocsp;
 	enum pol_prehashed prehashed;
 	uint32_t sign;              /* POL_SIGN_* */
 	struct pol_rate rate;       /* per key (overrides authority perKey when count > 0) */
@@ -169,6 +187,8 @@ struct pol_policy {
 	char hash_hex[POL_HASH_HEX_LEN];
 	struct pn_rules names;      /* authority-wide name rules (evaluated for every cert) */
 	struct pol_constraints defaults;
+	struct pol_crl_rules crl;   /* authority defaults for signingKeys entries */
+	struct pol_ocsp_rules ocsp;
 	size_t num_keys;
 	struct pol_key_rules keys[POL_MAX_SIGNING_KEYS];
 	size_t num_profiles;
@@ -212,6 +232,76 @@ bool pol_ld_names(struct pol_ld *ld, const json_t *obj, struct pn_rules *r);
 /* Dotted OID text to DER contents; false if malformed or longer than DER_MAX_OID_LEN. */
 bool pol_oid_from_text(const char *s, uint8_t *out, size_t *out_len);
 
+/* The "crl" / "ocsp" blocks (pol_policy_rev.c). */
+void pol_rev_rules_default(struct pol_crl_rules *crl, struct pol_ocsp_rules *ocsp);
+bool pol_ld_crl(struct pol_ld *ld, const json_t *o, struct pol_crl_rules *r);
+bool pol_ld_ocsp(struct pol_ld *ld, const json_t *o, struct pol_ocsp_rules *r);
+
+/* --- revocation state (pol_revoke.c), reached through struct pol_state -------------- */
+
+struct pol_rev_state;
+/* What the state knows of one revocation. */
+struct pol_rev_info {
+	size_t index;               /* in the dense table (for the seen-sets of evaluation) */
+	struct pol_revocation rev;  /* source: the first one seen */
+	uint8_t sources;            /* POL_REV_SRC_* bits */
+	bool has_not_after;         /* the certificate's notAfter, if issued through Warden */
+	int64_t not_after;
+	uint64_t scopes;            /* bit i: on a CRL of scope i */
+	uint64_t created_seq, bound_seq;
+};
+struct pol_rev_scope_info {
+	int index;                  /* -1: the scope has no CRL yet */
+	uint8_t last[POL_CRL_NUMBER_MAX_LEN];
+	size_t last_len;
+	uint32_t num_bases;
+	struct {
+		uint8_t num[POL_CRL_NUMBER_MAX_LEN];
+		size_t len;
+		uint64_t seq;
+	} bases[POL_CRL_BASES_KEPT];
+};
+struct pol_rev_responder_info {
+	char issuer_label[POL_NAME_MAX];
+	int64_t not_after;
+	uint8_t name_sha1[POL_OCSP_KEY_HASH_LEN], key_sha1[POL_OCSP_KEY_HASH_LEN];
+	uint8_t name_sha256[POL_SHA256_LEN], key_sha256[POL_SHA256_LEN];
+};
+
+POL_MUST_CHECK bool pol_rev_new(uint32_t max_revocations, struct pol_rev_state **out);
+void pol_rev_free(struct pol_rev_state *r);
+const struct pol_rev_state *pol_state_rev(const struct pol_state *s);
+void pol_rev_key_id(const char *label, uint8_t out[POL_SCOPE_ID_LEN]);
+bool pol_rev_find(const struct pol_rev_state *r, const uint8_t key_id[POL_SCOPE_ID_LEN],
+		  const uint8_t *serial, size_t len, struct pol_rev_info *out);
+size_t pol_rev_count(const struct pol_rev_state *r);
+/* Entry i of the dense table if it belongs to key_id (false otherwise or if dropped). */
+bool pol_rev_at(const struct pol_rev_state *r, size_t i, const uint8_t key_id[POL_SCOPE_ID_LEN],
+		struct pol_rev_info *out);
+void pol_rev_scope(const struct pol_rev_state *r, const uint8_t key_id[POL_SCOPE_ID_LEN], bool full,
+		   const uint8_t scope[POL_SCOPE_ID_LEN], struct pol_rev_scope_info *out);
+bool pol_rev_responder(const struct pol_rev_state *r, const uint8_t key_sha1[POL_OCSP_KEY_HASH_LEN],
+		       struct pol_rev_responder_info *out);
+/* Room for n_new revocations (after dropping expired ones at now_s), a new scope and a
+ * new responder. */
+bool pol_rev_has_room(const struct pol_rev_state *r, size_t n_new, bool new_scope,
+		      bool new_responder, int64_t now_s);
+/* Applies an allowed summary's revocation part (checked by the caller for room).
+ * not_after_of looks up an issued serial's notAfter. */
+typedef bool (*pol_not_after_fn)(const void *ctx, const char *label, const uint8_t *serial,
+				 size_t len, int64_t *out);
+POL_MUST_CHECK bool pol_rev_apply(struct pol_rev_state *r, const struct pol_summary *sum,
+				  const struct pol_revocation *all, size_t n, pol_not_after_fn fn,
+				  const void *ctx);
+/* Structural checks of a summary's revocation part (replay input). */
+bool pol_rev_summary_ok(const struct pol_summary *sum, const struct pol_revocation *all, size_t n);
+
+/* Issued serials (pol_rate.c): the notAfter of a serial this key issued; whether the
+ * state ever dropped expired serials (then an unknown serial may be an expired one). */
+bool pol_state_serial_not_after(const struct pol_state *s, const char *key_label,
+				const uint8_t *serial, size_t len, int64_t *out);
+bool pol_state_ever_purged(const struct pol_state *s);
+
 /* --- evaluation (pol_eval.c, pol_eval_cert.c) -------------------------------------- */
 
 /* What a mechanism means. */
@@ -239,6 +329,31 @@ bool pol_eval_cert(const struct pol_policy *pol, const struct pol_state *st,
 		   const struct pol_ca_info *ca, const struct pol_request *req,
 		   const struct pol_key_rules *kr, const struct pol_mech *m, int64_t now_ns,
 		   struct pol_decision *d);
+/* Issuer name byte-identical to the CA certificate's subject (what: "CRL", ...). */
+bool pol_check_issuer(const struct der_cur *name, const struct pol_ca_info *ca,
+		      struct pol_decision *d, const char *what);
+/* CRL and OCSP rules (pol_eval_crl.c, pol_eval_ocsp.c): facts already in d->facts. */
+bool pol_eval_crl(const struct pol_state *st, const struct pol_ca_info *ca,
+		  const struct pol_request *req, const struct pol_key_rules *kr,
+		  const struct pol_mech *m, int64_t now_ns, struct pol_decision *d);
+bool pol_eval_ocsp(const struct pol_state *st, const struct pol_ca_info *ca,
+		   const struct pol_key_rules *kr, int64_t now_ns, struct pol_decision *d);
+/* A certificate with id-kp-OCSPSigning: fills the summary's delegated-responder fields
+ * (refusing when the responder table is full).  True for any other certificate. */
+bool pol_ocsp_signer_summary(const struct pol_state *st, const struct pol_ca_info *ca,
+			     int64_t now_ns, struct pol_decision *d);
+/* The subjectPublicKey bit-string contents of the CA key (ca->spki_der). */
+bool pol_ca_key_bits(const struct pol_ca_info *ca, struct der_cur *out);
+/* Hex of serial bytes into the summary's serial fields (the entry at fault). */
+void pol_summary_serial(struct pol_summary *s, const uint8_t *p, size_t len);
+/* Reason as compared: 0 (unspecified) and absent are both -1. */
+static inline int pol_rev_norm_reason(int reason)
+{
+	return reason <= 0 ? -1 : reason;
+}
+/* An unsigned big-endian magnitude comparison of INTEGER contents (both >= 0). */
+int pol_int_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
 /* Name checks of one rules block ("profile web" / "the authority"). */
 bool pol_eval_names(const struct pn_rules *r, bool wildcard_ok, const char *who,
 		    const struct pol_cert_facts *f, struct pol_decision *d);

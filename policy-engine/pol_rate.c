@@ -37,6 +37,8 @@ struct pol_state {
 	size_t num_ser, num_bkt;
 	struct serial_slot *ser;
 	struct bucket_slot *bkt;
+	bool ever_purged;            /* some expired serial was dropped */
+	struct pol_rev_state *rev;   /* revocations, CRL numbers, responders (pol_revoke.c) */
 };
 
 struct pol_psl {
@@ -175,7 +177,8 @@ bool pol_state_new(const struct pol_state_limits *lim, const struct pol_psl *psl
 	s->bkt_cap = pow2_at_least(2 * (size_t)mb);
 	s->ser = calloc(s->ser_cap, sizeof(*s->ser));
 	s->bkt = calloc(s->bkt_cap, sizeof(*s->bkt));
-	if (s->ser == NULL || s->bkt == NULL) {
+	if (s->ser == NULL || s->bkt == NULL ||
+	    !pol_rev_new(lim != NULL ? lim->max_revocations : 0, &s->rev)) {
 		pol_state_free(s);
 		return false;
 	}
@@ -189,7 +192,18 @@ void pol_state_free(struct pol_state *s)
 		return;
 	free(s->ser);
 	free(s->bkt);
+	pol_rev_free(s->rev);
 	free(s);
+}
+
+const struct pol_rev_state *pol_state_rev(const struct pol_state *s)
+{
+	return s->rev;
+}
+
+bool pol_state_ever_purged(const struct pol_state *s)
+{
+	return s->ever_purged;
 }
 
 size_t pol_state_num_serials(const struct pol_state *s)
@@ -231,6 +245,27 @@ bool pol_state_has_serial(const struct pol_state *s, const char *key_label, cons
 	uint8_t id[POL_BUCKET_ID_LEN];
 	serial_id(key_label, serial, serial_len, id);
 	return ser_find(s, id)->used;
+}
+
+bool pol_state_serial_not_after(const struct pol_state *s, const char *key_label,
+				const uint8_t *serial, size_t len, int64_t *out)
+{
+	uint8_t id[POL_BUCKET_ID_LEN];
+	const struct serial_slot *e;
+	if (len == 0 || len > POL_RFC_SERIAL_MAX)
+		return false;
+	serial_id(key_label, serial, len, id);
+	e = ser_find(s, id);
+	if (!e->used)
+		return false;
+	*out = e->not_after;
+	return true;
+}
+
+static bool not_after_cb(const void *ctx, const char *label, const uint8_t *serial, size_t len,
+			 int64_t *out)
+{
+	return pol_state_serial_not_after(ctx, label, serial, len, out);
 }
 
 bool pol_state_bucket_tat(const struct pol_state *s, const uint8_t id[POL_BUCKET_ID_LEN],
@@ -289,6 +324,8 @@ static void purge(struct pol_state *s, int64_t now_ns)
 	s->bkt = nb;
 	s->num_ser = s->num_bkt = 0;
 	for (size_t i = 0; i < s->ser_cap; i++) {
+		if (old_ser[i].used && old_ser[i].not_after < now_s)
+			s->ever_purged = true;
 		if (!old_ser[i].used || old_ser[i].not_after < now_s)
 			continue;
 		*ser_find(s, old_ser[i].id) = old_ser[i];
@@ -311,7 +348,8 @@ static size_t new_entries(const struct pol_state *s, const struct pol_summary *s
 	for (uint32_t i = 0; i < sum->num_charges && i < POL_MAX_CHARGES; i++)
 		if (sum->charges[i].rate.count > 0 && !bkt_find(s, sum->charges[i].bucket)->used)
 			nb++;
-	if (sum->serial_len > 0 && sum->serial_len <= POL_RFC_SERIAL_MAX &&
+	if (sum->kind == POL_KIND_TBS_CERT && sum->serial_len > 0 &&
+	    sum->serial_len <= POL_RFC_SERIAL_MAX &&
 	    !pol_state_has_serial(s, sum->key_label, sum->serial, sum->serial_len))
 		nser = 1;
 	*out_new_buckets = nb;
@@ -337,8 +375,10 @@ bool pol_state_has_room(const struct pol_state *s, const struct pol_summary *sum
 	       s->num_bkt - idle_bkt + nb <= s->max_buckets;
 }
 
-bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum)
+static bool apply(struct pol_state *s, const struct pol_summary *sum,
+		  const struct pol_revocation *all, size_t n)
 {
+	int64_t now_s;
 	if (s == NULL || sum == NULL || sum->num_charges > POL_MAX_CHARGES ||
 	    sum->serial_len > POL_RFC_SERIAL_MAX || memchr(sum->key_label, '\0', POL_NAME_MAX) == NULL)
 		return false;
@@ -346,11 +386,29 @@ bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum)
 		return true;
 	if (!pol_state_has_room(s, sum, sum->time_ns))
 		return false;
+	now_s = sum->time_ns / POL_NS_PER_S;
 	size_t nb, nser = new_entries(s, sum, &nb);
 	if (s->num_ser + nser > s->max_serials || s->num_bkt + nb > s->max_buckets)
 		purge(s, sum->time_ns);
 	if (s->num_ser + nser > s->max_serials || s->num_bkt + nb > s->max_buckets)
 		return false;
+	if (sum->kind == POL_KIND_TBS_CRL || sum->kind == POL_KIND_OCSP_RESPONSE) {
+		/* every revocation table is checked before anything changes */
+		uint8_t key[POL_SCOPE_ID_LEN];
+		struct pol_rev_scope_info sc;
+		if (!pol_rev_summary_ok(sum, all, n))
+			return false;
+		pol_rev_key_id(sum->key_label, key);
+		pol_rev_scope(s->rev, key, sum->crl_scope_full, sum->crl_scope, &sc);
+		if (!pol_rev_has_room(s->rev, n, sum->kind == POL_KIND_TBS_CRL && sc.index < 0, false,
+				      now_s) ||
+		    !pol_rev_apply(s->rev, sum, all, n, not_after_cb, s))
+			return false;
+	} else if (sum->kind == POL_KIND_TBS_CERT && sum->ocsp_signer) {
+		if (!pol_rev_has_room(s->rev, 0, false, true, now_s) ||
+		    !pol_rev_apply(s->rev, sum, NULL, 0, not_after_cb, s))
+			return false;
+	}
 	if (nser) {
 		uint8_t id[POL_BUCKET_ID_LEN];
 		serial_id(sum->key_label, sum->serial, sum->serial_len, id);
@@ -378,9 +436,40 @@ bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum)
 	return true;
 }
 
+bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum)
+{
+	if (sum != NULL && sum->num_revocations > POL_SUMMARY_MAX_REVOCATIONS)
+		return false; /* the inline array holds only the first ones */
+	return apply(s, sum, sum != NULL ? sum->revocations : NULL,
+		     sum != NULL ? sum->num_revocations : 0);
+}
+
+bool pol_state_apply_revocations(struct pol_state *s, const struct pol_summary *sum,
+				 const struct pol_revocation *all, size_t n)
+{
+	if (sum == NULL || (n > 0 && all == NULL))
+		return false;
+	return apply(s, sum, all, n);
+}
+
 bool pol_state_commit(struct pol_state *s, const struct pol_decision *d)
 {
+	struct pol_revocation *all = NULL;
+	struct pol_rev_iter it;
+	size_t n = 0;
+	bool ok = false;
 	if (d == NULL || !d->allowed)
 		return d != NULL;
-	return pol_state_apply(s, &d->summary);
+	if (d->summary.num_revocations <= POL_SUMMARY_MAX_REVOCATIONS)
+		return pol_state_apply(s, &d->summary);
+	all = malloc(sizeof(*all) * d->summary.num_revocations);
+	if (all == NULL)
+		goto out;
+	pol_revocations_begin(&it, d, s);
+	while (n < d->summary.num_revocations && pol_revocations_next(&it, &all[n]))
+		n++;
+	ok = n == d->summary.num_revocations && pol_state_apply_revocations(s, &d->summary, all, n);
+out:
+	free(all);
+	return ok;
 }

@@ -828,8 +828,39 @@ enum pol_reason {
 	POL_R_RATE_PREHASHED = 85,
 	POL_R_RATE_TOO_MANY = 86,
 	POL_R_STATE_FULL = 87,
+	/* CRLs (TBSCertList) */
+	POL_R_CRL_NUMBER_MISSING = 100,   /* no cRLNumber, or a v1 list */
+	POL_R_CRL_NUMBER_NOT_INCREASING = 101, /* <= the last number this key signed in the scope */
+	POL_R_CRL_THIS_UPDATE = 102,      /* thisUpdate not within clockSkew of now */
+	POL_R_CRL_NEXT_UPDATE = 103,      /* nextUpdate absent, not after thisUpdate, or too far */
+	POL_R_CRL_UNREVOKED = 104,        /* a revocation the key signed before is missing */
+	POL_R_REVOCATION_CHANGED = 105,   /* revocation date or reason differs from the record */
+	POL_R_REVOCATION_DATE = 106,      /* revocation date after thisUpdate */
+	POL_R_CRL_NOT_ISSUED = 107,       /* requireIssuedSerials: a serial this key never issued */
+	POL_R_CRL_DELTA_BASE = 108,       /* delta: base is not a complete CRL of the scope */
+	POL_R_CRL_DELTA_INCOMPLETE = 109, /* delta: misses a revocation newer than its base */
+	POL_R_CRL_DELTA_DENIED = 110,     /* delta CRLs not allowed for this key */
+	POL_R_CRL_IDP = 111,              /* IDP not critical, indirect, or attribute-only */
+	POL_R_CRL_INDIRECT = 112,         /* an entry with certificateIssuer */
+	POL_R_CRL_ENTRY = 113,            /* entry serial, removeFromCRL, duplicate, critical ext */
+	POL_R_CRL_EXT_CRITICAL = 114,     /* an unknown critical CRL extension */
+	POL_R_REVOCATION_TOO_MANY = 115,  /* more than POL_MAX_NEW_REVOCATIONS new revocations */
+	POL_R_REVOCATION_STATE_FULL = 116,/* revocation / scope / responder tables full */
+	/* OCSP (ResponseData) */
+	POL_R_OCSP_RESPONDER = 120,       /* ResponderID is not the signing key */
+	POL_R_OCSP_CERT_ID = 121,         /* CertID hash algorithm or issuer hashes wrong */
+	POL_R_OCSP_GOOD_NOT_ISSUED = 122, /* "good" for a serial this key never issued */
+	POL_R_OCSP_GOOD_EXPIRED = 123,    /* "good" for an expired certificate */
+	POL_R_OCSP_GOOD_REVOKED = 124,    /* "good" for a revoked serial */
+	POL_R_OCSP_THIS_UPDATE = 125,     /* thisUpdate not within clockSkew of now */
+	POL_R_OCSP_VALIDITY = 126,        /* nextUpdate absent or nextUpdate - thisUpdate out of range */
+	POL_R_OCSP_PRODUCED_AT = 127,     /* producedAt not within clockSkew of now */
+	POL_R_OCSP_NONCE = 128,           /* nonce required and absent, or forbidden and present */
+	POL_R_OCSP_EXTENSION = 129,       /* an unknown critical response or single extension */
+	POL_R_OCSP_SERIAL = 130,          /* a revoked serial that is not a positive <= 20-octet INTEGER */
+	POL_R_OCSP_EMPTY = 131,           /* no SingleResponse */
 };
-#define POL_R_MAX POL_R_STATE_FULL
+#define POL_R_MAX POL_R_OCSP_EMPTY
 /* "name.dns.not_allowed", ...; "unknown" for a number not in the enum. */
 const char *pol_reason_name(enum pol_reason r);
 
@@ -860,6 +891,46 @@ struct pol_charge {
 	struct pol_rate rate;
 };
 
+/* ----- Revocation facts carried by summaries (issue 5) --------------------------------
+ * A CRL or OCSP decision records the revocations that are NEW to the state: a serial the
+ * key never revoked before, or (partitioned CRL scopes) a known revocation seen for the
+ * first time on a CRL of this scope.  A CRL of 100k entries whose entries are all known
+ * records none.  The first POL_SUMMARY_MAX_REVOCATIONS of them are inline in the summary;
+ * all of them (num_revocations, at most POL_MAX_NEW_REVOCATIONS, else the CRL is refused
+ * with revocation.too_many_new) are walked with pol_revocations_begin/next. */
+#define POL_SCOPE_ID_LEN 16u             /* SHA-256(IDP extnValue)[0..16) */
+#define POL_CRL_NUMBER_MAX_LEN 20u        /* 0 <= n < 2^159: at most 20 content octets */
+#define POL_SUMMARY_MAX_REVOCATIONS 64u   /* inline in a summary (>= POL_MAX_OCSP_RESPONSES) */
+#define POL_MAX_NEW_REVOCATIONS 100000u   /* per CRL; each is <= 38 bytes in an audit record */
+#define POL_OCSP_KEY_HASH_LEN 20u         /* SHA-1 of a subjectPublicKey */
+#define POL_SHA256_LEN 32u
+_Static_assert(POL_SUMMARY_MAX_REVOCATIONS >= POL_MAX_OCSP_RESPONSES,
+	       "an OCSP response's revocations always fit inline");
+
+enum pol_rev_source {
+	POL_REV_SRC_CRL = 1,
+	POL_REV_SRC_OCSP = 2,
+};
+
+/* One revocation: plain data.  reason is -1 for "none or unspecified" (a CRL entry without
+ * reasonCode, reasonCode unspecified(0), or an OCSP revocationReason absent or 0 all compare
+ * equal), else the CRLReason 1..10 (never 7 or 8: removeFromCRL is refused). */
+struct pol_revocation {
+	uint8_t serial[POL_RFC_SERIAL_MAX]; /* INTEGER contents as in the CRL / CertID */
+	uint8_t serial_len;                 /* 1..20 */
+	int8_t reason;
+	uint8_t source;                     /* enum pol_rev_source */
+	uint8_t reserved;                   /* 0 */
+	int64_t time;                       /* revocation date, seconds since the epoch */
+};
+
+/* A revocation as bytes for the audit record (one BYTES field each, POL_REVOCATION_WIRE_MAX
+ * bytes at most): serial_len(1) | serial | time (8, big-endian two's complement) |
+ * reason (1, two's complement) | source (1).  decode refuses anything else. */
+#define POL_REVOCATION_WIRE_MAX (1u + POL_RFC_SERIAL_MAX + 8u + 1u + 1u)
+size_t pol_revocation_encode(const struct pol_revocation *r, uint8_t out[POL_REVOCATION_WIRE_MAX]);
+POL_MUST_CHECK bool pol_revocation_decode(const uint8_t *p, size_t len, struct pol_revocation *out);
+
 /* What a decision records and what replay needs: plain data (no pointers), so the audit
  * record can carry it and pol_state_apply can rebuild the state from it.  Strings are
  * NUL-terminated UTF-8/ASCII; texts longer than their field end in "...". */
@@ -883,6 +954,37 @@ struct pol_summary {
 	int32_t peer_pid;
 	uint32_t num_charges;
 	struct pol_charge charges[POL_MAX_CHARGES];
+
+	/* --- issue 5.  For a CRL / OCSP refusal, serial / serial_hex above name the entry at
+	 * fault (when there is one); for an allowed CRL / OCSP decision serial_len is 0. --- */
+	/* A certificate that carries id-kp-OCSPSigning: the delegated responder it makes.
+	 * The key hash is SHA-1 of the certified subjectPublicKey (the ResponderID byKey);
+	 * the issuer hashes are the issuing CA's CertID hashes (name, key) in SHA-1 and
+	 * SHA-256, so responses signed by that responder key can be checked. */
+	bool ocsp_signer;
+	uint8_t ocsp_signer_key_sha1[POL_OCSP_KEY_HASH_LEN];
+	uint8_t ocsp_issuer_name_sha1[POL_OCSP_KEY_HASH_LEN];
+	uint8_t ocsp_issuer_key_sha1[POL_OCSP_KEY_HASH_LEN];
+	uint8_t ocsp_issuer_name_sha256[POL_SHA256_LEN];
+	uint8_t ocsp_issuer_key_sha256[POL_SHA256_LEN];
+	/* OCSP signed by a delegated responder key: the label of the key that certified it,
+	 * whose revocations the response speaks for ("" otherwise: key_label's own) */
+	char ocsp_issuer_label[POL_NAME_MAX];
+	/* CRL */
+	uint8_t crl_number[POL_CRL_NUMBER_MAX_LEN]; /* INTEGER contents */
+	uint32_t crl_number_len;                    /* 0: none */
+	bool crl_delta;
+	uint8_t crl_base[POL_CRL_NUMBER_MAX_LEN];   /* delta: BaseCRLNumber contents */
+	uint32_t crl_base_len;
+	bool crl_scope_full;                        /* no IDP: the full CRL */
+	uint8_t crl_scope[POL_SCOPE_ID_LEN];        /* IDP scope id (zero when full) */
+	/* CRL or OCSP: validity (OCSP: of the first SingleResponse) and entry count */
+	int64_t this_update;
+	int64_t next_update;
+	uint32_t num_entries;                       /* CRL entries / SingleResponses */
+	/* the revocations new to the state (see above) */
+	uint32_t num_revocations;
+	struct pol_revocation revocations[POL_SUMMARY_MAX_REVOCATIONS];
 };
 
 /* The outcome.  facts hold views into req->data: valid while that lives. */
@@ -907,9 +1009,16 @@ struct pol_decision {
 #define POL_STATE_DEFAULT_MAX_SERIALS (256u * 1024u)
 #define POL_STATE_DEFAULT_MAX_BUCKETS (64u * 1024u)
 #define POL_STATE_MAX_ENTRIES (16u * 1024u * 1024u)
+/* Revocations (issue 5): ~88 bytes each plus an 8-byte index slot pair.  Expired ones
+ * (notAfter known and passed) are dropped when full; unknown notAfter is kept forever. */
+#define POL_STATE_DEFAULT_MAX_REVOCATIONS (1024u * 1024u)
+#define POL_STATE_MAX_CRL_SCOPES 64u        /* (key, CRL scope) pairs, never dropped */
+#define POL_STATE_MAX_RESPONDERS 256u       /* delegated OCSP responders; expired dropped */
+#define POL_CRL_BASES_KEPT 4u               /* complete CRLs a delta may name, per scope */
 struct pol_state_limits {
 	uint32_t max_serials;
 	uint32_t max_buckets;
+	uint32_t max_revocations;   /* 0: POL_STATE_DEFAULT_MAX_REVOCATIONS */
 };
 struct pol_state;
 /* lim NULL: the defaults.  psl may be NULL (registered domain = last two labels). */
@@ -933,7 +1042,75 @@ POL_MUST_CHECK bool pol_evaluate(const struct pol_policy *pol, const struct pol_
 /* Applies an allowed decision's effects (serial recorded, buckets charged).  Call once
  * the audit record is durable.  False if the state is full (nothing applied). */
 POL_MUST_CHECK bool pol_state_commit(struct pol_state *s, const struct pol_decision *d);
-/* The same from a summary (audit replay at start-up); refused summaries are ignored. */
+/* The same from a summary (audit replay at start-up); refused summaries are ignored.
+ * A CRL summary with num_revocations > POL_SUMMARY_MAX_REVOCATIONS is refused here (false,
+ * nothing applied): replay it with pol_state_apply_revocations. */
 POL_MUST_CHECK bool pol_state_apply(struct pol_state *s, const struct pol_summary *sum);
+/* Replay of a CRL / OCSP summary with its full revocation list (all num_revocations
+ * entries, in the order pol_revocations_next gave them; the inline ones included).
+ * False (nothing applied) if n != sum->num_revocations, an entry is malformed, or the
+ * state is full. */
+POL_MUST_CHECK bool pol_state_apply_revocations(struct pol_state *s, const struct pol_summary *sum,
+						const struct pol_revocation *all, size_t n);
+
+/* Walks every new revocation of an allowed CRL / OCSP decision, in order (the inline
+ * ones first).  Call between pol_evaluate and pol_state_commit, with the same state and
+ * while req->data lives (a CRL is walked again).  next returns false at the end. */
+struct pol_rev_iter {
+	const struct pol_decision *d;
+	const struct pol_state *st;
+	uint32_t done;
+	struct pol_crl_iter crl;
+	struct der_err err;
+	uint8_t key_id[POL_SCOPE_ID_LEN];
+	int scope_index;
+};
+void pol_revocations_begin(struct pol_rev_iter *it, const struct pol_decision *d,
+			   const struct pol_state *st);
+POL_MUST_CHECK bool pol_revocations_next(struct pol_rev_iter *it, struct pol_revocation *out);
+
+/* Read access for tools and tests.  A revocation this key recorded: false if none. */
+bool pol_state_revocation(const struct pol_state *s, const char *key_label, const uint8_t *serial,
+			  size_t serial_len, struct pol_revocation *out);
+size_t pol_state_num_revocations(const struct pol_state *s);
+/* The last CRL number (INTEGER contents) this key signed in a scope (scope NULL: the
+ * full CRL); false if none. */
+bool pol_state_crl_number(const struct pol_state *s, const char *key_label,
+			  const uint8_t scope[POL_SCOPE_ID_LEN], uint8_t out[POL_CRL_NUMBER_MAX_LEN],
+			  size_t *out_len);
+
+/* ----- Wiring the revocation state into the enclave and the audit log (issue 5 §3) ----
+ *
+ * Every fact the revocation rules depend on is in the summary of an ALLOWED SIGN record;
+ * nothing else is state.  For each allowed decision the SIGN record must carry, besides
+ * what it carries today (decision, reason_code, key, data_kind, serial, not_after...):
+ *
+ *   kind 1 (certificate): not_after, serial (as today); and when summary.ocsp_signer:
+ *       ocsp_signer_key_sha1, ocsp_issuer_name_sha1, ocsp_issuer_key_sha1,
+ *       ocsp_issuer_name_sha256, ocsp_issuer_key_sha256 (BYTES each).
+ *   kind 2 (CRL): crl_number (AUD_F_CRL_NUMBER), crl_delta + crl_base, crl_scope_full +
+ *       crl_scope, this_update, next_update, num_entries, and EVERY new revocation:
+ *       pol_revocations_begin/next, one BYTES field per entry holding
+ *       pol_revocation_encode() (<= 32 bytes; 100000 entries < 3.8 MB < AUD_MAX_RECORD).
+ *   kind 3 (OCSP): this_update, next_update, num_entries, ocsp_issuer_label (when not
+ *       empty) and every new revocation as for a CRL (at most 32, all inline).
+ *   time_ns (the record time or a field): pol_state_apply uses sum->time_ns.
+ *   The rate-limit charges (as for certificates).
+ * Field numbers for these are the audit log's to assign (audit/audit.h; today it has
+ * crl_number = 21 and revoked = 22 (serial only): revoked cannot carry date and reason, so
+ * a new BYTES field "revocation" holding the encoded entry is needed).
+ *
+ * Start-up: for each allowed SIGN record outside a refused range, rebuild the struct
+ * pol_summary from those fields (kind, allowed, key_label, time_ns, serial/not_after,
+ * charges, the fields above) and call pol_state_apply; for a CRL record with more than
+ * POL_SUMMARY_MAX_REVOCATIONS revocations decode them all into an array and call
+ * pol_state_apply_revocations instead.  The result is the state commit produced
+ * (tests/test_policy_revstate.c checks commit/apply equivalence).
+ *
+ * A refused decision changes nothing; its record proves itself with reason_code, the
+ * sentence (it names the serial, the recorded date/reason and the CRL number at fault),
+ * data_sha256, crl_number / crl_scope, and summary.serial (the entry at fault): together
+ * with the earlier allowed records that created the revocation, an auditor can replay the
+ * decision. */
 
 #endif /* WARDEN_POLICY_H */
