@@ -57,6 +57,10 @@ static const struct {
 	{AUD_F_ERRNO, "errno"},		      {AUD_F_SOFTWARE, "software"},
 	{AUD_F_TEXT, "text"},		      {AUD_F_TOKEN, "token"},
 	{AUD_F_ISSUER, "issuer"},	      {AUD_F_STATE, "state"},
+	{AUD_F_CA_CERT, "ca_cert"},	      {AUD_F_PSS_HASH, "pss_hash"},
+	{AUD_F_PSS_MGF, "pss_mgf"},	      {AUD_F_PSS_SALT_LEN, "pss_salt_len"},
+	{AUD_F_SNAP_VERSION, "snap_version"}, {AUD_F_SNAP_INDEX, "snap_index"},
+	{AUD_F_SNAP_COUNT, "snap_count"},     {AUD_F_SNAP_LEN, "snap_len"},
 };
 _Static_assert(sizeof tag_names / sizeof tag_names[0] == AUD_F_MAX_NUM, "every tag named");
 

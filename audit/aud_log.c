@@ -170,7 +170,9 @@ static int write_batch(struct aud_log *log, int *out_errno, char *msg, size_t ms
 {
 	const char *what = "pwrite";
 
-	if (log->durable_off >= log->rotate_bytes) {
+	if (log->force_rotate && log->durable_off <= AUD_FILE_HDR_LEN)
+		log->force_rotate = false; /* the file is empty: the batch starts it anyway */
+	if (log->durable_off >= log->rotate_bytes || log->force_rotate) {
 		/* Drop the preallocated tail so that a finished file ends with its last
 		 * record, then continue the chain in a new file. */
 		if (ftruncate(log->fd, (off_t)log->durable_off) != 0 || fdatasync(log->fd) != 0) {
@@ -180,6 +182,7 @@ static int write_batch(struct aud_log *log, int *out_errno, char *msg, size_t ms
 		if (aud_new_file(log, log->fly_first_seq, log->durable_head, out_errno, msg,
 			     msg_len) != 0)
 			return -1;
+		log->force_rotate = false;
 	}
 	prealloc(log, log->durable_off + log->fly.len);
 	if (pwrite_all(log->fd, log->fly.data, log->fly.len, log->durable_off) != 0)
@@ -304,22 +307,45 @@ int aud_sync(struct aud_log *log, uint64_t seq)
 
 /* ===== appending =================================================================== */
 
+/* Waits until a record of n bytes can be appended without mu being released: no other
+ * thread's snapshot in progress, and room in the pending batch (flushing it if not).
+ * Callers that build a body from the chain state (checkpoints) call it first. */
+int aud_append_room_unlocked(struct aud_log *log, size_t n)
+{
+	for (;;) {
+		/* A snapshot's records stay together: others wait until it is in. */
+		if (log->snapshotting && !pthread_equal(log->snap_owner, pthread_self())) {
+			pthread_cond_wait(&log->cv, &log->mu);
+			if (log->failed)
+				return WARDEN_E_AUDIT;
+			continue;
+		}
+		/* Keep a batch within AUD_MAX_BATCH: flush what is pending first. */
+		if (log->pend.len > 0 && log->pend.len + n > AUD_MAX_BATCH / 2) {
+			int rc = aud_sync_unlocked(log, log->next_seq - 1);
+
+			if (rc == WARDEN_E_AUDIT || log->failed)
+				return WARDEN_E_AUDIT;
+			continue;
+		}
+		break;
+	}
+	return WARDEN_OK;
+}
+
 int aud_append_unlocked(struct aud_log *log, uint16_t type, int64_t time_ns,
 			const uint8_t *body, size_t body_len, uint64_t *out_seq)
 {
 	size_t n = AUD_REC_MIN_LEN + body_len;
+	int rc;
 
 	*out_seq = 0;
 	if (type == 0 || body_len > AUD_MAX_BODY || (type == AUD_T_GENESIS) != (log->next_seq == 0) ||
 	    !aud_body_check(body, body_len, NULL, NULL))
 		return WARDEN_E_INTERNAL;
-	/* Keep a batch within AUD_MAX_BATCH: flush what is pending first. */
-	while (log->pend.len > 0 && log->pend.len + n > AUD_MAX_BATCH / 2) {
-		int rc = aud_sync_unlocked(log, log->next_seq - 1);
-
-		if (rc == WARDEN_E_AUDIT || log->failed)
-			return WARDEN_E_AUDIT;
-	}
+	rc = aud_append_room_unlocked(log, n);
+	if (rc != WARDEN_OK)
+		return rc;
 	if (bytes_reserve(&log->pend, n) != 0)
 		return WARDEN_E_NOMEM;
 	if (log->pend.len == 0)
@@ -349,6 +375,11 @@ int aud_checkpoint_unlocked(struct aud_log *log)
 
 	aud_body_init(&b);
 	if (note == NULL)
+		goto out;
+	/* The body names the chain head: nothing may be appended between making it and
+	 * appending it, so wait for room first. */
+	rc = aud_append_room_unlocked(log, AUD_CKPT_RECORD_MAX);
+	if (rc != WARDEN_OK)
 		goto out;
 	rc = aud_checkpoint_make(log->key, log->origin, log->pub, log->next_seq, log->head, &b,
 				 note, AUD_NOTE_MAX, &note_len);

@@ -69,8 +69,42 @@ struct aud_log {
 	char *note; /* newest checkpoint text not yet in checkpoint.txt */
 	size_t note_len;
 	uint64_t note_seq;
+
+	/* Snapshots (aud_snapshot.c). */
+	bool snapshotting; /* an aud_snapshot_append is running: other appends wait */
+	pthread_t snap_owner; /* the thread running it */
+	bool force_rotate; /* the next batch starts a new file (snapshot first in it) */
 };
 
+/* Waits (on cv) while a snapshot is being appended.  mu held. */
+void aud_snapshot_wait_unlocked(struct aud_log *log);
+
+/* Open-time use of snapshots (aud_snapshot.c). */
+#define AUD_SNAP_UNUSABLE 0x534e4150 /* reader stop code: fall back to a fuller pass */
+#define AUD_SNAP_NONE UINT64_MAX
+enum aud_snap_phase { AUD_SNAP_COLLECT, AUD_SNAP_NEED_CKPT, AUD_SNAP_DONE };
+struct aud_snap_reader {
+	const struct aud_params *p;
+	aud_record_fn track;   /* the library's own bookkeeping (every record seen) */
+	aud_record_fn replay;  /* bookkeeping + the caller's replay */
+	void *ctx;             /* for both */
+	uint64_t seq;          /* first record of the snapshot in use, or AUD_SNAP_NONE */
+	bool need_ckpt;        /* fast start: a signed checkpoint must follow the last chunk */
+	enum aud_snap_phase phase;
+	uint64_t version, count, total, next;
+	uint8_t *buf;
+	size_t have;
+	char why[AUD_ERR_LEN]; /* why the snapshot could not be used */
+};
+/* The scan callback: routes records around the snapshot (see aud_snapshot.c). */
+int aud_snap_replay(void *ctx, const struct aud_rec *r);
+/* The newest file whose first record is the first chunk of a snapshot: its first seq
+ * and its header's prev hash.  Unverified: a locator only.  false when none. */
+bool aud_snapshot_locate(const char *dir, uint64_t *out_seq, uint8_t out_prev[AUD_HASH_LEN]);
+
+/* Bound of a checkpoint record (origin, size, head, signature, headers). */
+#define AUD_CKPT_RECORD_MAX (AUD_REC_MIN_LEN + 512u)
+int aud_append_room_unlocked(struct aud_log *log, size_t n);
 int aud_append_unlocked(struct aud_log *log, uint16_t type, int64_t time_ns,
 			const uint8_t *body, size_t body_len, uint64_t *out_seq);
 int aud_sync_unlocked(struct aud_log *log, uint64_t seq);

@@ -32,8 +32,8 @@ struct open_ctx {
 	bool genesis_key_mismatch;
 };
 
-/* Tracks the last checkpoint and the genesis key, then hands on to the caller. */
-static int open_replay(void *vctx, const struct aud_rec *r)
+/* Tracks the last checkpoint and checks the genesis key. */
+static int open_track(void *vctx, const struct aud_rec *r)
 {
 	struct open_ctx *c = vctx;
 	struct aud_field f;
@@ -49,6 +49,17 @@ static int open_replay(void *vctx, const struct aud_rec *r)
 		c->genesis_key_mismatch = true;
 		return 1;
 	}
+	return 0;
+}
+
+/* Tracks, then hands on to the caller. */
+static int open_replay(void *vctx, const struct aud_rec *r)
+{
+	struct open_ctx *c = vctx;
+	int rc = open_track(vctx, r);
+
+	if (rc != 0)
+		return rc;
 	return c->p->replay != NULL ? c->p->replay(c->p->replay_ctx, r) : 0;
 }
 
@@ -346,6 +357,94 @@ static int setup(struct aud_log *log, const struct aud_params *p, char *err, siz
 	return WARDEN_OK;
 }
 
+enum start_try { TRY_FAST, TRY_FULL_SNAPSHOT, TRY_FULL, TRY_DONE };
+
+/* checkpoint.txt's tree size, 0 if unreadable (its check then happens in the scan). */
+static uint64_t note_size(const struct aud_scan_opts *so)
+{
+	struct aud_note *n = so->checkpoint_text != NULL ? malloc(sizeof *n) : NULL;
+	uint64_t size = 0;
+
+	if (n != NULL && aud_note_parse(so->checkpoint_text, so->checkpoint_len, n))
+		size = n->size;
+	free(n);
+	return size;
+}
+
+/*
+ * The verifying scan, using the newest snapshot when the caller takes snapshots:
+ *   fast start   - from the snapshot's file on; needs the audit key, a signed checkpoint
+ *                  right after the snapshot, and checkpoint.txt (if any) beyond it;
+ *   full         - from genesis, replay only after the snapshot;
+ *   full, plain  - from genesis, every record replayed (no usable snapshot).
+ * Each falls back to the next when the snapshot proves unusable; that is always found
+ * before any caller callback ran (the reader collects the chunks first), so no state
+ * is half-built.  rep says what was used and why not.
+ */
+static void scan_with_snapshot(struct aud_log *log, const struct aud_params *p,
+			       struct aud_scan_opts *so, struct open_ctx *oc,
+			       struct aud_scan_result *res, struct aud_open_report *rep)
+{
+	struct aud_snap_reader rd = {.p = p, .track = open_track, .replay = open_replay,
+				     .ctx = oc, .seq = AUD_SNAP_NONE};
+	uint8_t prev[AUD_HASH_LEN];
+	uint64_t snap = AUD_SNAP_NONE;
+	enum start_try t = TRY_FULL;
+
+	rep->snapshot_seq = AUD_SNAP_NONE;
+	if (p->snapshot != NULL && aud_snapshot_locate(p->dir, &snap, prev)) {
+		t = TRY_FULL_SNAPSHOT;
+		if (p->fast_start && log->key == NULL)
+			aud_errf(rep->snapshot_message, sizeof rep->snapshot_message,
+				 "fast start needs the audit key: verifying from genesis");
+		else if (p->fast_start && so->checkpoint_text != NULL && note_size(so) <= snap)
+			aud_errf(rep->snapshot_message, sizeof rep->snapshot_message,
+				 "%s predates the snapshot at record %llu: verifying from genesis",
+				 AUD_CHECKPOINT_FILE, (unsigned long long)snap);
+		else if (p->fast_start)
+			t = TRY_FAST;
+	} else if (p->snapshot != NULL && p->fast_start) {
+		aud_errf(rep->snapshot_message, sizeof rep->snapshot_message,
+			 "no snapshot in the log: verifying from genesis");
+	}
+	for (; t != TRY_DONE; t++) {
+		log->have_ckpt = false;
+		log->last_ckpt_seq = 0;
+		log->last_ckpt_ns = aud_now_ns();
+		oc->genesis_key_mismatch = false;
+		free(rd.buf);
+		rd = (struct aud_snap_reader){.p = p, .track = open_track, .replay = open_replay,
+					      .ctx = oc, .seq = t == TRY_FULL ? AUD_SNAP_NONE : snap,
+					      .need_ckpt = t == TRY_FAST};
+		so->start_prev = t == TRY_FAST ? prev : NULL;
+		so->start_seq = t == TRY_FAST ? snap : 0;
+		so->cb = aud_snap_replay;
+		so->cb_ctx = &rd;
+		if (aud_scan(so, res) != AUD_V_OK) {
+			/* res->verdict says what; the caller handles it */
+		}
+		bool unused = rd.seq != AUD_SNAP_NONE && rd.phase != AUD_SNAP_DONE;
+
+		if (res->verdict == AUD_V_STOPPED) {
+			unused = res->cb_rc == AUD_SNAP_UNUSABLE; /* else the caller's own stop */
+		} else if (unused && res->verdict != AUD_V_OK && !res->in_last_file) {
+			unused = false; /* a real defect: report it, whatever the start */
+		} else if (unused) {
+			aud_errf(rd.why, sizeof rd.why, "the log ends inside the snapshot at record "
+				 "%llu or before its checkpoint", (unsigned long long)snap);
+		}
+		if (!unused)
+			break;
+		aud_errf(rep->snapshot_message, sizeof rep->snapshot_message, "%s", rd.why);
+	}
+	free(rd.buf);
+	if (t != TRY_DONE && rd.seq != AUD_SNAP_NONE) {
+		rep->snapshot_seq = rd.seq;
+		rep->fast_start = t == TRY_FAST;
+		rep->verified_from = t == TRY_FAST ? rd.seq : 0;
+	}
+}
+
 int aud_open(const struct aud_params *p, struct aud_log **out, struct aud_open_report *rep,
 	     char *err, size_t err_len)
 {
@@ -383,12 +482,8 @@ int aud_open(const struct aud_params *p, struct aud_log **out, struct aud_open_r
 	so.pubkey = log->key != NULL ? log->pub : NULL;
 	so.checkpoint_text = ckpt;
 	so.checkpoint_len = ckpt_len;
-	so.cb = open_replay;
-	so.cb_ctx = &oc;
 	pthread_mutex_lock(&log->mu);
-	if (aud_scan(&so, res) != AUD_V_OK) {
-		/* res->verdict says what; handled below */
-	}
+	scan_with_snapshot(log, p, &so, &oc, res, rep);
 	if (oc.genesis_key_mismatch) {
 		aud_errf(err, err_len, "the audit key %s does not match the key in the log's "
 				       "genesis record", p->key_file);

@@ -346,8 +346,27 @@ enum aud_verdict aud_scan(const struct aud_scan_opts *o, struct aud_scan_result 
 		v = fail(&s, AUD_V_EMPTY, "", 0);
 		goto out;
 	}
-	res->num_files = num;
-	for (size_t i = 0; i < num; i++) {
+	size_t first = 0;
+	if (o->start_prev != NULL) {
+		/* Start at the file whose first record is start_seq, trusting start_prev as
+		 * the hash before it (the caller authenticates what follows otherwise). */
+		uint64_t fs = 0;
+
+		while (first < num && aud_file_name_parse(files[first], &fs) && fs < o->start_seq)
+			first++;
+		if (first == num || fs != o->start_seq) {
+			aud_errf(res->what, sizeof res->what, "no file starts at record %llu",
+				 (unsigned long long)o->start_seq);
+			v = fail(&s, AUD_V_BAD_FILE, "", 0);
+			goto out;
+		}
+		s.next_seq = o->start_seq;
+		memcpy(s.head, o->start_prev, AUD_HASH_LEN);
+		res->num_records = s.next_seq;
+		memcpy(res->head, s.head, AUD_HASH_LEN);
+	}
+	res->num_files = num - first;
+	for (size_t i = first; i < num; i++) {
 		res->in_last_file = i + 1 == num;
 		v = scan_file(&s, o->dir, files[i]);
 		if (v != AUD_V_OK)

@@ -33,6 +33,27 @@
  *     records inside a RECOVERY record's [AUD_F_REFUSED_FROM, AUD_F_REFUSED_TO] range
  *     were refused to their caller (see "fail closed") and produced no signature.
  *   Then append CONFIG and POLICY records with their SHA-256 (aud_append + aud_sync).
+ *   The CONFIG record must carry, per key served, one AUD_F_CA_KEY list:
+ *       { AUD_F_KEY label, AUD_F_KEY_SPKI SubjectPublicKeyInfo DER,
+ *         AUD_F_CA_CERT the CA certificate DER as configured (when the key has one) }
+ *   `warden-audit reconcile --policy` builds its struct pol_ca_info (subject, SKI,
+ *   notAfter, key type) from AUD_F_CA_CERT exactly as the enclave does from the file.
+ *   A SIGN record with an RSA-PSS mechanism also carries AUD_F_PSS_HASH, AUD_F_PSS_MGF
+ *   and AUD_F_PSS_SALT_LEN (the CK_RSA_PKCS_PSS_PARAMS it was asked with).
+ *
+ * Snapshots (optional; docs/audit-format.md "State snapshots"): to keep start-up short
+ * on long logs, every N records (e.g. 100,000) the enclave serialises its replayed
+ * state, holding the decision lock so that the blob reflects exactly the records
+ * appended so far, and calls aud_snapshot_append(log, version, blob, len, &seq).  At
+ * start-up it sets p.snapshot (receives the newest complete blob; the state covers
+ * records [0, seq)) and p.replay then sees only records after the snapshot.
+ * p.fast_start = true verifies only from the snapshot on (it must be followed by a
+ * checkpoint signed with the audit key); otherwise the whole chain is verified and only
+ * the replay is shortened.  rep.snapshot_seq / rep.fast_start / rep.snapshot_message
+ * say what was used and why not: log the message at notice level.  A snapshot may
+ * count the effect of records that a later RECOVERY record declares refused (their
+ * sync failed after the snapshot was taken): the state then over-counts, which errs
+ * on the strict side (a serial held as used, a bucket charged).
  *
  * One signature (any thread; decisions and appends must be made in one order, so hold
  * the enclave's decision lock across "decide + aud_append", not across aud_sync):
@@ -67,7 +88,7 @@
  *   preallocated by writing zeros (see aud_log.c).  Ed25519 signing is
  *   deterministic (no getrandom).
  * Landlock: the audit directory needs read/write/create/remove/truncate of files.
- * aud_open additionally uses openat(O_DIRECTORY), getdents64, flock, read, fstat and
+ * aud_open additionally uses openat(O_DIRECTORY), getdents64, flock, read, pread64, fstat and
  * reads the key file: call it before the sandbox.
  *
  * Threads: every function taking a struct aud_log is thread-safe except aud_open and
@@ -104,8 +125,13 @@
 #define AUD_FILE_NAME_LEN 31u /* "audit-" 20 digits ".log" + NUL */
 #define AUD_MAX_PATH 4096u
 #define AUD_ERR_LEN 512u
+/* Snapshots: the blob is cut into records of this size, and may be this large. */
+#define AUD_SNAPSHOT_CHUNK (1024u * 1024u)
+#define AUD_MAX_SNAPSHOT (256u * 1024u * 1024u)
+#define AUD_MAX_SNAPSHOT_CHUNKS (AUD_MAX_SNAPSHOT / AUD_SNAPSHOT_CHUNK)
 
 _Static_assert(AUD_MAX_BATCH >= 2u * AUD_MAX_RECORD, "a batch holds the largest record");
+_Static_assert(AUD_SNAPSHOT_CHUNK + 256u <= AUD_MAX_BODY, "a chunk and its fields fit a record");
 _Static_assert(AUD_MAX_RECORD < UINT32_MAX, "record_len is a u32");
 _Static_assert(AUD_FILE_HDR_LEN >= AUD_FILE_MAGIC_LEN + 8u + 8u + AUD_HASH_LEN,
 	       "file header fields fit");
@@ -191,8 +217,16 @@ enum aud_kind {
 #define AUD_F_TEXT AUD_TAG(AUD_K_STR, 41)          /* free text (shutdown reason...) */
 #define AUD_F_TOKEN AUD_TAG(AUD_K_STR, 42)         /* token label / serial */
 #define AUD_F_ISSUER AUD_TAG(AUD_K_STR, 43)        /* RFC 4514 issuer text */
-#define AUD_F_STATE AUD_TAG(AUD_K_LIST, 44)        /* snapshot payload (enclave-defined) */
-#define AUD_F_MAX_NUM 44u
+#define AUD_F_STATE AUD_TAG(AUD_K_BYTES, 44)       /* snapshot: one chunk of the state blob */
+#define AUD_F_CA_CERT AUD_TAG(AUD_K_BYTES, 45)     /* in ca_key: the CA certificate DER */
+#define AUD_F_PSS_HASH AUD_TAG(AUD_K_UINT, 46)     /* sign, PSS: CK_RSA_PKCS_PSS_PARAMS.hashAlg */
+#define AUD_F_PSS_MGF AUD_TAG(AUD_K_UINT, 47)      /* sign, PSS: .mgf (CKG_MGF1_*) */
+#define AUD_F_PSS_SALT_LEN AUD_TAG(AUD_K_UINT, 48) /* sign, PSS: .sLen */
+#define AUD_F_SNAP_VERSION AUD_TAG(AUD_K_UINT, 49) /* snapshot: the blob's format version */
+#define AUD_F_SNAP_INDEX AUD_TAG(AUD_K_UINT, 50)   /* snapshot: this chunk, 0.. */
+#define AUD_F_SNAP_COUNT AUD_TAG(AUD_K_UINT, 51)   /* snapshot: chunks in all */
+#define AUD_F_SNAP_LEN AUD_TAG(AUD_K_UINT, 52)     /* snapshot: blob length in bytes */
+#define AUD_F_MAX_NUM 52u
 
 /* Name of a known tag ("decision", "data_sha256"...), NULL if unknown. */
 const char *aud_tag_name(uint16_t tag);
@@ -316,6 +350,11 @@ struct aud_scan_opts {
 	size_t checkpoint_len;
 	aud_record_fn cb; /* every good record in order, or NULL */
 	void *cb_ctx;
+	/* Start part-way (snapshot fast start): at the file whose first record is
+	 * start_seq, taking start_prev (32 bytes) as the hash of record start_seq-1.
+	 * NULL: from the first file.  Records before are not read at all. */
+	uint64_t start_seq;
+	const uint8_t *start_prev;
 };
 
 struct aud_scan_result {
@@ -347,6 +386,12 @@ AUD_MUST_CHECK enum aud_verdict aud_scan(const struct aud_scan_opts *o,
 
 struct aud_log;
 
+/* A snapshot at open: the blob given to aud_snapshot_append, its version, and the seq of
+ * its first SNAPSHOT record: the state covers exactly records [0, seq).  Return 0 to go
+ * on, non-zero to fail the open (as a replay callback does). */
+typedef int (*aud_snapshot_fn)(void *ctx, uint32_t version, const uint8_t *state,
+			       size_t len, uint64_t seq);
+
 struct aud_params {
 	const char *dir;
 	/* Ed25519 private key (PEM PKCS#8, from aud_keygen).  NULL: no checkpoints are
@@ -363,6 +408,14 @@ struct aud_params {
 	const struct aud_record *genesis;
 	aud_record_fn replay;      /* every record at open, in order; may be NULL */
 	void *replay_ctx;
+	/* State snapshots (see "Snapshots" below).  With snapshot set, the newest complete
+	 * snapshot is handed to it and replay sees only the records after it; SNAPSHOT
+	 * records never reach replay.  NULL: replay sees every record, snapshots included. */
+	aud_snapshot_fn snapshot;
+	void *snapshot_ctx;
+	/* Verify only from the newest snapshot that a signed checkpoint covers (needs
+	 * key_file).  false (default): verify every record from genesis. */
+	bool fast_start;
 };
 
 struct aud_open_report {
@@ -373,6 +426,13 @@ struct aud_open_report {
 	uint64_t cut_bytes;       /* non-zero bytes removed */
 	uint64_t num_records;     /* records in the log after open */
 	char message[AUD_ERR_LEN];
+	/* Snapshots: the one used (seq of its first record, UINT64_MAX when none), whether
+	 * verification started there (fast start), the first record verified, and why a
+	 * fast start or a snapshot was not used ("" when it was, or was not asked for). */
+	uint64_t snapshot_seq;
+	bool fast_start;
+	uint64_t verified_from;
+	char snapshot_message[AUD_ERR_LEN];
 };
 
 /* Opens (or creates) the log in dir: takes the lock, verifies every record (one pass,
@@ -401,6 +461,15 @@ AUD_MUST_CHECK int aud_tick(struct aud_log *log);
 AUD_MUST_CHECK int aud_checkpoint(struct aud_log *log);
 /* Failed state: try to write again now.  WARDEN_OK when the log works again. */
 AUD_MUST_CHECK int aud_retry(struct aud_log *log);
+/* Appends a state snapshot: the blob (len bytes, <= AUD_MAX_SNAPSHOT) in SNAPSHOT
+ * records of at most AUD_SNAPSHOT_CHUNK bytes each, starting a new file, with no other
+ * record between them, followed by a checkpoint (when the log has a key), and waits
+ * until all are durable.  The blob must describe exactly the effect of records
+ * [0, *out_seq) (the seq of the first SNAPSHOT record): call it under the lock that
+ * orders decisions and appends.  WARDEN_OK, WARDEN_E_AUDIT, WARDEN_E_INTERNAL (too
+ * big), WARDEN_E_NOMEM. */
+AUD_MUST_CHECK int aud_snapshot_append(struct aud_log *log, uint32_t version,
+				       const void *state, size_t len, uint64_t *out_seq);
 /* SHUTDOWN record (reason in AUD_F_TEXT) and a checkpoint, synced. */
 AUD_MUST_CHECK int aud_shutdown(struct aud_log *log, const char *reason);
 void aud_close(struct aud_log *log);
