@@ -30,4 +30,13 @@ $(TBIN)/test_enclave_config: $(OBJ)/tests/test_enclave_config.o $(ENC_OBJS) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
 
-UNIT_TESTS += $(TBIN)/test_pin $(TBIN)/test_sign $(TBIN)/test_enclave_config
+$(TBIN)/test_enc_login: $(OBJ)/tests/test_enc_login.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+
+$(TBIN)/test_sbx: $(OBJ)/tests/test_sbx.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+
+UNIT_TESTS += $(TBIN)/test_pin $(TBIN)/test_sign $(TBIN)/test_enclave_config \
+	$(TBIN)/test_enc_login $(TBIN)/test_sbx

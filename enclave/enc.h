@@ -32,7 +32,12 @@
 #define ENC_MAX_TICKETS 1024u
 #define ENC_ERR_LEN 512u
 #define ENC_LISTEN_BACKLOG 64
-#define ENC_FRAME_TIMEOUT_MS 30000 /* a started frame must arrive within this */
+/* A frame, once its first byte has arrived, must arrive whole within frame_timeout_ms
+ * (one deadline for the whole frame, not per read: a peer trickling a byte at a time
+ * cannot hold a thread); an answer must be taken by the peer within the same time. */
+#define ENC_FRAME_TIMEOUT_MS 30000
+#define ENC_MIN_FRAME_TIMEOUT_MS 100u
+#define ENC_MAX_FRAME_TIMEOUT_MS 600000u
 #define ENC_SIGN_BODY_EXTRA 4096u  /* SIGN body = data + at most this much */
 #define ENC_TOKEN_MANUFACTURER "Warden"
 #define ENC_TOKEN_MODEL "warden-enclave"
@@ -61,6 +66,7 @@ struct enc_config {
 	const char *user; /* NULL: stay as started */
 	unsigned max_clients;
 	size_t max_data_len;
+	unsigned frame_timeout_ms;
 	const char *state_dir;
 	const char *audit_dir; /* NULL: none */
 	const char *log;
@@ -112,9 +118,14 @@ struct enc_key {
 	X509 *cert;     /* NULL: none */
 };
 
+/* A login ticket is bound to the uid (SO_PEERCRED) of the connection that logged in:
+ * presented on a connection of another uid it is unknown.  Not to the pid: a module's
+ * connections may be opened by any thread, and a ticket never crosses a fork (the child
+ * logs in again). */
 struct enc_ticket {
 	uint8_t value[WIRE_TICKET_LEN];
 	uint64_t seq; /* 0: free slot */
+	uid_t uid;
 };
 
 struct enc_state {
@@ -129,8 +140,12 @@ struct enc_state {
 	size_t hello_flags_off;
 	char pin_line[PIN_HASH_LINE_MAX];
 
-	pthread_mutex_t login_lock; /* guards the fields below */
-	unsigned pin_failures;
+	/* Serialises LOGINs (counter store, scrypt, reset): held for ~100 ms per LOGIN. */
+	pthread_mutex_t login_lock;
+	unsigned pin_failures; /* written under login_lock; read atomically without it */
+	/* Guards the tickets; never held across scrypt or I/O, so SIGN, HELLO and STATUS
+	 * never wait for a LOGIN.  Lock order: login_lock, then ticket_lock. */
+	pthread_mutex_t ticket_lock;
 	struct enc_ticket tickets[ENC_MAX_TICKETS];
 	uint64_t ticket_seq;
 };
@@ -154,8 +169,8 @@ __attribute__((warn_unused_result)) int enc_key_selftest(struct enc_state *st,
 __attribute__((warn_unused_result)) int enc_pin_state_load(struct enc_state *st, char *err,
 							   size_t err_len);
 uint32_t enc_token_flags(struct enc_state *st);
-/* 1 if the ticket is live. */
-int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN]);
+/* 1 if the ticket is live and was issued to uid. */
+int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN], uid_t uid);
 
 struct enc_peer {
 	pid_t pid;

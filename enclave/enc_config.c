@@ -123,7 +123,7 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	static const char *const members[] = {
 		"socket",    "socket_mode", "allowed_uids", "user",  "max_clients",
 		"max_data_len", "state_dir", "audit_dir",  "log",   "token",
-		"backend",   "keys",        "policy",       NULL};
+		"backend",   "keys",        "policy",       "frame_timeout_ms", NULL};
 	const char *mode = NULL;
 	uint64_t v;
 
@@ -157,6 +157,11 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	if (get_uint(c, "$", root, "max_data_len", 1, WIRE_MAX_DATA, &v) != 0)
 		return -1;
 	cfg->max_data_len = (size_t)v;
+	v = ENC_FRAME_TIMEOUT_MS;
+	if (get_uint(c, "$", root, "frame_timeout_ms", ENC_MIN_FRAME_TIMEOUT_MS,
+		     ENC_MAX_FRAME_TIMEOUT_MS, &v) != 0)
+		return -1;
+	cfg->frame_timeout_ms = (unsigned)v;
 	if (cfg->log == NULL)
 		cfg->log = "syslog";
 

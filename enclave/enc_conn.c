@@ -9,11 +9,13 @@
 #include "enc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -99,7 +101,7 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 	if (wire_dec_sign_req(body, len, &r) != WARDEN_OK)
 		return WARDEN_E_PROTOCOL;
 	if (CRYPTO_memcmp(r.ticket, no_ticket, WIRE_TICKET_LEN) == 0 ||
-	    !enc_ticket_valid(st, r.ticket)) {
+	    !enc_ticket_valid(st, r.ticket, peer->uid)) {
 		ret = sign_answer(resp, WARDEN_E_NOT_LOGGED_IN, "log in first", NULL, 0);
 		goto out;
 	}
@@ -149,21 +151,43 @@ out:
 
 /* --- the connection ---------------------------------------------------------------------- */
 
-/* Reads exactly len bytes.  timeout_ms < 0 waits for ever (between frames).  Returns 0,
- * 1 on EOF before the first byte, -1 on error, EOF mid-way or timeout. */
-static int read_full(int fd, uint8_t *p, size_t len, int first_timeout_ms)
+static int64_t now_ms(void)
 {
-	size_t got = 0;
-	while (got < len) {
-		struct pollfd pfd = {fd, POLLIN, 0};
-		int timeout = got == 0 ? first_timeout_ms : ENC_FRAME_TIMEOUT_MS;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until fd is ready for ev, or until the deadline (CLOCK_MONOTONIC ms; -1: none).
+ * 0 when ready (or closed: the read or write then says so), -1 on timeout or error. */
+static int wait_ready(int fd, short ev, int64_t deadline)
+{
+	for (;;) {
+		int timeout = -1;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+			if (left <= 0)
+				return -1;
+			timeout = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		struct pollfd pfd = {fd, ev, 0};
 		int n = poll(&pfd, 1, timeout);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		return n > 0 ? 0 : -1;
+	}
+}
+
+/* Reads exactly len bytes by the deadline (-1: none).  Returns 0, 1 on EOF before the
+ * first byte, -1 on error, EOF mid-way or timeout. */
+static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
+{
+	size_t got = 0;
+	while (got < len) {
+		if (wait_ready(fd, POLLIN, deadline) != 0)
 			return -1;
-		ssize_t r = recv(fd, p + got, len - got, 0);
-		if (r < 0 && errno == EINTR)
+		ssize_t r = recv(fd, p + got, len - got, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (r == 0)
 			return got == 0 ? 1 : -1;
@@ -174,16 +198,14 @@ static int read_full(int fd, uint8_t *p, size_t len, int first_timeout_ms)
 	return 0;
 }
 
-/* Writes all of p; a client that stops reading for ENC_FRAME_TIMEOUT_MS is dropped (so
- * it cannot hold a thread, or a shutdown, for ever). */
-static int write_full(int fd, const uint8_t *p, size_t len)
+/* Writes all of p by the deadline: a client that does not take its answer in time is
+ * dropped (so it cannot hold a thread, or a shutdown, for ever). */
+static int write_full(int fd, const uint8_t *p, size_t len, int64_t deadline)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {fd, POLLOUT, 0};
-			int pr = poll(&pfd, 1, ENC_FRAME_TIMEOUT_MS);
-			if (pr == 0 || (pr < 0 && errno != EINTR))
+			if (wait_ready(fd, POLLOUT, deadline) != 0)
 				return -1;
 			continue;
 		}
@@ -205,7 +227,12 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 
 	wire_buf_init(&resp);
 	for (;;) {
-		int rc = read_full(fd, hdr, sizeof(hdr), -1);
+		/* Between frames a client may idle (the module pools connections); from
+		 * the first byte on, the whole frame has one deadline. */
+		int rc = read_full(fd, hdr, 1, -1);
+		int64_t deadline = now_ms() + (int64_t)st->cfg.frame_timeout_ms;
+		if (rc == 0)
+			rc = read_full(fd, hdr + 1, sizeof(hdr) - 1, deadline);
 		if (rc == 1)
 			break; /* the client closed between frames */
 		if (rc != 0) {
@@ -230,7 +257,7 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 			enc_log(ENC_LOG_ERR, "out of memory for a %u-byte request", h.body_len);
 			break;
 		}
-		if (h.body_len > 0 && read_full(fd, body, h.body_len, ENC_FRAME_TIMEOUT_MS) != 0) {
+		if (h.body_len > 0 && read_full(fd, body, h.body_len, deadline) != 0) {
 			enc_log(ENC_LOG_WARNING, "uid %u pid %d: connection lost in a frame body",
 				(unsigned)peer->uid, (int)peer->pid);
 			free(body);
@@ -246,7 +273,8 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 				(unsigned)peer->uid, (int)peer->pid, h.type);
 			break;
 		}
-		rc = write_full(fd, resp.data, resp.len);
+		rc = write_full(fd, resp.data, resp.len,
+				now_ms() + (int64_t)st->cfg.frame_timeout_ms);
 		wire_buf_free(&resp);
 		if (rc != 0) {
 			enc_log(ENC_LOG_WARNING, "uid %u pid %d: gone before the answer",

@@ -2,11 +2,15 @@
  * enc_login.c - the user PIN, its durable failure counter, login tickets, and the
  * HELLO, STATUS, LOGIN and LOGOUT handlers.
  *
- * Invariants (all under st->login_lock):
+ * Invariants:
+ *  - LOGINs are serialised by st->login_lock, held from the check of the counter to its
+ *    reset, so parallel wrong PINs on many connections get exactly pin_max_failures
+ *    tries between them and no increment is lost.
  *  - A failure is counted on disk BEFORE the PIN is compared, so killing the enclave
  *    mid-check never loses an attempt.  A locked token computes nothing.
- *  - Tickets are 32 random bytes; lookups compare every live slot with CRYPTO_memcmp.
- *    When the table is full the oldest ticket is dropped.
+ *  - Tickets (st->ticket_lock, never held across scrypt or I/O) are 32 random bytes
+ *    bound to the uid that logged in; a lookup compares every slot with CRYPTO_memcmp
+ *    whatever it finds.  When the table is full the oldest ticket is dropped.
  */
 #include "enc.h"
 
@@ -96,49 +100,61 @@ out:
 	return ret;
 }
 
-static uint32_t flags_locked(const struct enc_state *st)
+static uint32_t flags_of(const struct enc_state *st, unsigned failures)
 {
 	uint32_t f = 0;
-	if (st->pin_failures > 0)
+	if (failures > 0)
 		f |= WIRE_TF_PIN_COUNT_LOW;
-	if (st->pin_failures + 1 == st->cfg.pin_max_failures)
+	if (failures + 1 == st->cfg.pin_max_failures)
 		f |= WIRE_TF_PIN_FINAL_TRY;
-	if (st->pin_failures >= st->cfg.pin_max_failures)
+	if (failures >= st->cfg.pin_max_failures)
 		f |= WIRE_TF_PIN_LOCKED;
 	return f;
 }
 
-uint32_t enc_token_flags(struct enc_state *st)
+static uint32_t flags_locked(const struct enc_state *st)
 {
-	pthread_mutex_lock(&st->login_lock);
-	uint32_t f = flags_locked(st);
-	pthread_mutex_unlock(&st->login_lock);
-	return f;
+	return flags_of(st, st->pin_failures);
 }
 
-/* Index of a live ticket, or -1.  Looks at every slot. */
-static long ticket_find_locked(struct enc_state *st, const uint8_t t[WIRE_TICKET_LEN])
+static void failures_set_locked(struct enc_state *st, unsigned v)
+{
+	__atomic_store_n(&st->pin_failures, v, __ATOMIC_RELEASE);
+}
+
+/* Without login_lock: a HELLO or STATUS must not wait for a LOGIN's scrypt. */
+uint32_t enc_token_flags(struct enc_state *st)
+{
+	return flags_of(st, __atomic_load_n(&st->pin_failures, __ATOMIC_ACQUIRE));
+}
+
+/* Index of a live ticket of uid, or -1.  Compares every slot, whatever it finds. */
+static long ticket_find_locked(struct enc_state *st, const uint8_t t[WIRE_TICKET_LEN],
+			       uid_t uid)
 {
 	long found = -1;
 	for (size_t i = 0; i < ENC_MAX_TICKETS; i++) {
 		int eq = CRYPTO_memcmp(st->tickets[i].value, t, WIRE_TICKET_LEN) == 0;
-		if (eq && st->tickets[i].seq != 0)
+		if (eq && st->tickets[i].seq != 0 && st->tickets[i].uid == uid)
 			found = (long)i;
 	}
 	return found;
 }
 
-int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN])
+int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN], uid_t uid)
 {
-	pthread_mutex_lock(&st->login_lock);
-	int ok = ticket_find_locked(st, ticket) >= 0;
-	pthread_mutex_unlock(&st->login_lock);
+	pthread_mutex_lock(&st->ticket_lock);
+	int ok = ticket_find_locked(st, ticket, uid) >= 0;
+	pthread_mutex_unlock(&st->ticket_lock);
 	return ok;
 }
 
-static int ticket_issue_locked(struct enc_state *st, uint8_t out[WIRE_TICKET_LEN])
+static int ticket_issue(struct enc_state *st, uid_t uid, uint8_t out[WIRE_TICKET_LEN])
 {
 	size_t slot = 0;
+	if (RAND_priv_bytes(out, WIRE_TICKET_LEN) != 1)
+		return -1;
+	pthread_mutex_lock(&st->ticket_lock);
 	for (size_t i = 0; i < ENC_MAX_TICKETS; i++) {
 		if (st->tickets[i].seq == 0) {
 			slot = i;
@@ -147,10 +163,10 @@ static int ticket_issue_locked(struct enc_state *st, uint8_t out[WIRE_TICKET_LEN
 		if (st->tickets[i].seq < st->tickets[slot].seq)
 			slot = i;
 	}
-	if (RAND_priv_bytes(out, WIRE_TICKET_LEN) != 1)
-		return -1;
 	memcpy(st->tickets[slot].value, out, WIRE_TICKET_LEN);
 	st->tickets[slot].seq = ++st->ticket_seq;
+	st->tickets[slot].uid = uid;
+	pthread_mutex_unlock(&st->ticket_lock);
 	return 0;
 }
 
@@ -243,7 +259,7 @@ int enc_handle_login(struct enc_state *st, const struct enc_peer *peer, const ui
 				   flags_locked(st), NULL);
 		goto out;
 	}
-	st->pin_failures++;
+	failures_set_locked(st, st->pin_failures + 1);
 	int match = pin_hash_verify(st->pin_line, (const char *)pin, pin_len);
 	if (match != 1) {
 		enc_log(ENC_LOG_WARNING, "login by uid %u pid %d: %s (%u of %u failures)",
@@ -260,8 +276,8 @@ int enc_handle_login(struct enc_state *st, const struct enc_peer *peer, const ui
 				   flags_locked(st), NULL);
 		goto out;
 	}
-	st->pin_failures = 0;
-	if (ticket_issue_locked(st, ticket) != 0) {
+	failures_set_locked(st, 0);
+	if (ticket_issue(st, peer->uid, ticket) != 0) {
 		ret = login_answer(resp, WARDEN_E_INTERNAL, "no randomness for a ticket",
 				   flags_locked(st), NULL);
 		goto out;
@@ -286,13 +302,13 @@ int enc_handle_logout(struct enc_state *st, const struct enc_peer *peer, const u
 	    (t_len != 0 && t_len != WIRE_TICKET_LEN))
 		return WARDEN_E_PROTOCOL;
 	if (t_len == WIRE_TICKET_LEN) {
-		pthread_mutex_lock(&st->login_lock);
-		long i = ticket_find_locked(st, t);
+		pthread_mutex_lock(&st->ticket_lock);
+		long i = ticket_find_locked(st, t, peer->uid);
 		if (i >= 0) {
 			explicit_bzero(&st->tickets[i], sizeof(st->tickets[i]));
 			status = WARDEN_OK;
 		}
-		pthread_mutex_unlock(&st->login_lock);
+		pthread_mutex_unlock(&st->ticket_lock);
 	}
 	if (status == WARDEN_OK)
 		enc_log(ENC_LOG_INFO, "logout by uid %u pid %d", (unsigned)peer->uid,

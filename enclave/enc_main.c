@@ -63,13 +63,15 @@ static void usage(FILE *f)
 		   "       warden-enclave --hash-pin < pin\n");
 }
 
-/* Reads a secret file, strips one trailing newline; the caller wipes and frees. */
-static char *secret_read(const char *path, size_t max, const char *what)
+/* Reads a secret file, strips trailing newlines; the caller wipes *out_size bytes (the
+ * whole buffer: the secret may hold a NUL) and frees. */
+static char *secret_read(const char *path, size_t max, const char *what, size_t *out_size)
 {
 	char *s;
 	size_t len;
 	if (enc_file_read(path, max, &s, &len) != 0)
 		die("cannot read the %s file %s: %s", what, path, strerror(errno));
+	*out_size = len;
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		s[--len] = '\0';
 	return s;
@@ -107,28 +109,32 @@ static void startup(const char *config_path)
 			exit(1);
 	}
 	tzset(); /* load the time zone before the sandbox */
-	if (pthread_mutex_init(&st.login_lock, NULL) != 0)
+	if (pthread_mutex_init(&st.login_lock, NULL) != 0 ||
+	    pthread_mutex_init(&st.ticket_lock, NULL) != 0)
 		die("mutex init failed");
 	for (size_t i = 0; i < st.cfg.num_env; i++)
 		if (setenv(st.cfg.env_names[i], st.cfg.env_values[i], 1) != 0)
 			die("setenv %s failed", st.cfg.env_names[i]);
 
-	char *line = secret_read(st.cfg.user_pin_file, PIN_HASH_LINE_MAX, "user PIN hash");
+	size_t secret_size;
+	char *line = secret_read(st.cfg.user_pin_file, PIN_HASH_LINE_MAX, "user PIN hash",
+				 &secret_size);
 	if (pin_hash_parse_check(line) != 0 || strlen(line) + 2 > sizeof(st.pin_line))
 		die("%s is not a PIN hash line (make one with warden-enclave --hash-pin)",
 		    st.cfg.user_pin_file);
 	snprintf(st.pin_line, sizeof(st.pin_line), "%s\n", line);
-	explicit_bzero(line, strlen(line));
+	explicit_bzero(line, secret_size);
 	free(line);
 	if (enc_pin_state_load(&st, err, sizeof(err)) != 0)
 		die("%s", err);
 
 	if (sign_init() != WARDEN_OK)
 		die("OpenSSL digests unavailable");
-	char *pin = secret_read(st.cfg.backend_pin_file, MAX_BACKEND_PIN, "backend PIN");
+	char *pin = secret_read(st.cfg.backend_pin_file, MAX_BACKEND_PIN, "backend PIN",
+				&secret_size);
 	struct bk_config bc = {st.cfg.backend_module, st.cfg.backend_token_label, pin};
 	int rc = bk_open(&bc, &st.bk, err, sizeof(err));
-	explicit_bzero(pin, strlen(pin));
+	explicit_bzero(pin, secret_size);
 	free(pin);
 	if (rc != WARDEN_OK)
 		die("backend: %s", err);

@@ -88,34 +88,68 @@ static int drop_privileges(const char *user, char *err, size_t err_len)
 
 /* --- Landlock ---------------------------------------------------------------------- */
 
-#define LL_ABI1_FS ((LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1) /* EXECUTE .. MAKE_SYM */
-#define LL_RW_FS                                                                          \
-	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |                     \
-	 LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |                     \
-	 LANDLOCK_ACCESS_FS_MAKE_REG)
+/* The uapi header this is built against may be older than the running kernel (Debian
+ * 12's stops at ABI 2: no TRUNCATE, no network, no scopes); the kernel's ABI decides
+ * what is handled, so the later constants are spelt out here, values from the kernel's
+ * include/uapi/linux/landlock.h. */
+#define LL_FS_EXECUTE (1ULL << 0)
+#define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_READ_FILE (1ULL << 2)
+#define LL_FS_READ_DIR (1ULL << 3)
+#define LL_FS_REMOVE_FILE (1ULL << 5)
+#define LL_FS_MAKE_REG (1ULL << 8)
+#define LL_FS_ABI1 ((1ULL << 13) - 1) /* EXECUTE .. MAKE_SYM */
+#define LL_FS_REFER (1ULL << 13)      /* ABI 2 */
+#define LL_FS_TRUNCATE (1ULL << 14)   /* ABI 3 */
+#define LL_FS_IOCTL_DEV (1ULL << 15)  /* ABI 5 */
+#define LL_NET_BIND_TCP (1ULL << 0)   /* ABI 4 */
+#define LL_NET_CONNECT_TCP (1ULL << 1)
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+#define LL_RW_FS (LL_FS_READ_FILE | LL_FS_WRITE_FILE | LL_FS_READ_DIR | LL_FS_REMOVE_FILE | \
+		  LL_FS_MAKE_REG | LL_FS_TRUNCATE)
 
-/* The file-system rights this program knows for a kernel ABI. */
-static uint64_t ll_handled(int abi)
+_Static_assert(LANDLOCK_ACCESS_FS_EXECUTE == LL_FS_EXECUTE &&
+		       LANDLOCK_ACCESS_FS_MAKE_SYM == 1ULL << 12 &&
+		       LANDLOCK_ACCESS_FS_REFER == LL_FS_REFER,
+	       "the header agrees with the constants spelt out here");
+
+/* struct landlock_ruleset_attr as of ABI 6; older kernels get a prefix of it. */
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net; /* ABI 4 */
+	uint64_t scoped;             /* ABI 6 */
+};
+#define LL_ATTR_SIZE_ABI1 8u
+#define LL_ATTR_SIZE_ABI4 16u
+#define LL_ATTR_SIZE_ABI6 24u
+_Static_assert(sizeof(struct ll_ruleset_attr) == LL_ATTR_SIZE_ABI6, "no padding");
+
+/* What the ruleset handles for a kernel ABI: every right the kernel knows, so that
+ * anything not granted below is denied across the whole file system (read, write,
+ * execute, truncate, rename/link across directories, device ioctls), TCP bind/connect
+ * are denied, and signals and abstract UNIX sockets stay inside the enclave. */
+static size_t ll_attr(int abi, struct ll_ruleset_attr *a)
 {
-	uint64_t h = LL_ABI1_FS;
-#ifdef LANDLOCK_ACCESS_FS_REFER
+	memset(a, 0, sizeof(*a));
+	a->handled_access_fs = LL_FS_ABI1;
 	if (abi >= 2)
-		h |= LANDLOCK_ACCESS_FS_REFER;
-#endif
-#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
+		a->handled_access_fs |= LL_FS_REFER;
 	if (abi >= 3)
-		h |= LANDLOCK_ACCESS_FS_TRUNCATE;
-#endif
-#ifdef LANDLOCK_ACCESS_FS_IOCTL_DEV
+		a->handled_access_fs |= LL_FS_TRUNCATE;
 	if (abi >= 5)
-		h |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
-#endif
-	(void)abi;
-	return h;
+		a->handled_access_fs |= LL_FS_IOCTL_DEV;
+	if (abi >= 4)
+		a->handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+	if (abi >= 6)
+		a->scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
+	return abi >= 6 ? LL_ATTR_SIZE_ABI6 : abi >= 4 ? LL_ATTR_SIZE_ABI4 : LL_ATTR_SIZE_ABI1;
 }
 
-static int landlock_enter(const struct sbx_config *cfg, char *err, size_t err_len)
+int sbx_landlock_restrict(const struct sbx_config *cfg, int *out_abi, char *err,
+			  size_t err_len)
 {
+	*out_abi = 0;
 	int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
 			       LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
@@ -124,15 +158,13 @@ static int landlock_enter(const struct sbx_config *cfg, char *err, size_t err_le
 			strerror(errno));
 		return 0;
 	}
-	struct landlock_ruleset_attr attr = {.handled_access_fs = ll_handled(abi)};
-	uint64_t rw = LL_RW_FS;
-#ifdef LANDLOCK_ACCESS_FS_TRUNCATE
-	rw |= attr.handled_access_fs & LANDLOCK_ACCESS_FS_TRUNCATE;
-#endif
-	int rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	struct ll_ruleset_attr attr;
+	size_t attr_size = ll_attr(abi, &attr);
+	uint64_t rw = LL_RW_FS & attr.handled_access_fs;
+	int rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
 	int ret = -1;
 	if (rfd < 0) {
-		errf(err, err_len, "landlock_create_ruleset: %s", strerror(errno));
+		errf(err, err_len, "landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->num_rw_paths; i++) {
@@ -155,8 +187,11 @@ static int landlock_enter(const struct sbx_config *cfg, char *err, size_t err_le
 		errf(err, err_len, "landlock_restrict_self: %s", strerror(errno));
 		goto out;
 	}
-	enc_log(ENC_LOG_INFO, "Landlock ABI %d: files limited to %zu directories", abi,
-		cfg->num_rw_paths);
+	enc_log(ENC_LOG_INFO,
+		"Landlock ABI %d: files limited to %zu directories%s%s", abi,
+		cfg->num_rw_paths, abi >= 4 ? ", no TCP" : "",
+		abi >= 6 ? ", signals and abstract sockets scoped" : "");
+	*out_abi = abi;
 	ret = 0;
 out:
 	close(rfd);
@@ -207,10 +242,10 @@ static const struct {
 	{SCMP_SYS(set_robust_list), "new threads"},
 	{SCMP_SYS(rseq), "new threads (glibc 2.35+)"},
 	{SCMP_SYS(gettid), "threads"},
-	{SCMP_SYS(tgkill), "abort(), pthread_kill"},
 	{SCMP_SYS(rt_sigprocmask), "thread creation masks signals"},
 	{SCMP_SYS(rt_sigreturn), "return from a signal handler"},
 	{SCMP_SYS(sched_yield), "spin locks"},
+	{SCMP_SYS(sched_getaffinity), "glibc malloc counts CPUs when a 9th thread needs an arena"},
 	{SCMP_SYS(exit), "thread exit"},
 	{SCMP_SYS(exit_group), "process exit"},
 	{SCMP_SYS(getrandom), "OpenSSL DRBG reseeding, login tickets"},
@@ -234,7 +269,7 @@ static const struct {
 #ifdef WARDEN_SANITIZED
 /* ASan/UBSan builds only: what the sanitizer runtime does in new threads and reports. */
 static const int sanitizer_extra[] = {
-	SCMP_SYS(sched_getaffinity), SCMP_SYS(sigaltstack), SCMP_SYS(prlimit64),
+	SCMP_SYS(sigaltstack), SCMP_SYS(prlimit64),
 	SCMP_SYS(readlink), SCMP_SYS(getrlimit), SCMP_SYS(prctl), SCMP_SYS(rt_sigaction),
 	SCMP_SYS(getppid), SCMP_SYS(open),
 };
@@ -257,6 +292,11 @@ static int seccomp_enter(char *err, size_t err_len)
 				      SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* tgkill only to our own threads (abort(), pthread_kill, glibc's setxid): no
+	 * signal to another process of the same uid. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				      SCMP_A0_64(SCMP_CMP_EQ, (uint64_t)getpid()));
 	if (rc == 0)
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc == 0)
@@ -278,9 +318,11 @@ int sbx_enter(const struct sbx_config *cfg, char *err, size_t err_len)
 		errf(err, err_len, "prctl: %s", strerror(errno));
 		return -1;
 	}
-	if (landlock_enter(cfg, err, err_len) != 0 || seccomp_enter(err, err_len) != 0)
+	int abi;
+	if (sbx_landlock_restrict(cfg, &abi, err, err_len) != 0 ||
+	    seccomp_enter(err, err_len) != 0)
 		return -1;
 	enc_log(ENC_LOG_INFO, "sandbox entered: seccomp allowlist of %zu system calls",
-		sizeof(allowed) / sizeof(allowed[0]) + 1);
+		sizeof(allowed) / sizeof(allowed[0]) + 2);
 	return 0;
 }

@@ -26,6 +26,15 @@ __attribute__((warn_unused_result)) int sbx_user_lookup(const char *user, uid_t 
 							gid_t *out_gid, char *err,
 							size_t err_len);
 
+/* The Landlock step of sbx_enter alone (exposed for tests): handles every right the
+ * running kernel's ABI knows (not only those of the build's headers) and grants
+ * rw_paths read, write, create, remove and truncate of files beneath them.  Sets
+ * *out_abi to the ABI used, 0 when the kernel has no Landlock (logged; not an error:
+ * seccomp still applies and the enclave runs, see docs).  0, or -1 with err set. */
+__attribute__((warn_unused_result)) int sbx_landlock_restrict(const struct sbx_config *cfg,
+							      int *out_abi, char *err,
+							      size_t err_len);
+
 /* Enters the sandbox.  Returns 0, or -1 with a sentence in err (the caller exits).
  * Landlock missing from the kernel is logged, not an error. */
 __attribute__((warn_unused_result)) int sbx_enter(const struct sbx_config *cfg, char *err,

@@ -20,7 +20,7 @@ ALL_TARGETS += $(WP11_LIB)
 # Unit tests link the module's objects directly (they call internals such as
 # wp11_hello_parse) and run a small in-process enclave (tests/test_module_fake.c).
 WP11_TEST_NAMES := test_module_hello test_module_session test_module_objects \
-	test_module_sign
+	test_module_sign test_module_hostile
 WP11_TEST_SUPPORT := $(OBJ)/tests/test_module_fake.o
 WP11_TESTS := $(WP11_TEST_NAMES:%=$(TBIN)/%)
 

@@ -25,6 +25,11 @@
 
 #define WP11_POOL_MAX 32
 #define WP11_MS_PER_S 1000
+/* The largest answer but HELLO's: status, message, token flags, and a signature or a
+ * ticket.  Checked before anything is allocated: a hostile or broken enclave cannot make
+ * every calling thread allocate WIRE_MAX_BODY. */
+#define WP11_MAX_SMALL_RESP (4u + 4u + WIRE_MAX_STR + 4u + 4u + WIRE_MAX_SIG)
+_Static_assert(WIRE_TICKET_LEN <= WIRE_MAX_SIG, "a LOGIN answer fits the small bound");
 
 enum slot_state { SLOT_FREE = 0, SLOT_IDLE, SLOT_BUSY };
 
@@ -34,6 +39,7 @@ static struct {
 	unsigned gen; /* bumped by shutdown: busy connections of an older one are closed */
 	char path[WP11_SOCKET_PATH_MAX];
 	int timeout_s;
+	long enclave_uid;
 	int fds[WP11_POOL_MAX];
 	enum slot_state state[WP11_POOL_MAX];
 } pool = {
@@ -41,6 +47,7 @@ static struct {
 	.cond = PTHREAD_COND_INITIALIZER,
 	.path = WP11_DEFAULT_SOCKET,
 	.timeout_s = WP11_DEFAULT_TIMEOUT_S,
+	.enclave_uid = WP11_ENCLAVE_UID_ANY,
 };
 
 static void pool_lock(void)
@@ -58,6 +65,7 @@ void wp11_pool_setup(const struct wp11_conf *conf)
 	pool_lock();
 	strcpy(pool.path, conf->socket_path);
 	pool.timeout_s = conf->timeout_s;
+	pool.enclave_uid = conf->enclave_uid;
 	pool_unlock();
 }
 
@@ -169,6 +177,12 @@ static CK_RV exchange(int fd, uint8_t type, const struct wire_buf *req, int time
 		wp11_log(WP11_LOG_ERROR, "malformed frame header from the enclave");
 		return CKR_DEVICE_ERROR;
 	}
+	if (type != WIRE_HELLO && h.body_len > WP11_MAX_SMALL_RESP) {
+		wp11_log(WP11_LOG_ERROR, "the enclave announced a %u-byte answer to a type %u "
+					 "request; closing",
+			 h.body_len, type);
+		return CKR_DEVICE_ERROR;
+	}
 	resp->body = malloc(h.body_len > 0 ? h.body_len : 1);
 	if (resp->body == NULL)
 		return CKR_HOST_MEMORY;
@@ -199,8 +213,36 @@ void wp11_resp_free(struct wp11_resp *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-/* Opens a connection and does HELLO on it.  Returns the descriptor or -1. */
-static int conn_open(const char *path, int timeout_s)
+/* 0 when the peer runs as want_uid (or want_uid is WP11_ENCLAVE_UID_ANY). */
+static int peer_check(int fd, long want_uid, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (want_uid == WP11_ENCLAVE_UID_ANY)
+		return 0;
+	if (want_uid == WP11_ENCLAVE_UID_BAD) {
+		wp11_log(WP11_LOG_ERROR, "module.conf has a malformed enclave_uid: no enclave "
+					 "is trusted until it is fixed");
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
+		wp11_log(WP11_LOG_ERROR, "cannot read the credentials of %s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if ((long)cred.uid != want_uid) {
+		wp11_log(WP11_LOG_ERROR, "%s is served by uid %u pid %d, not the enclave's uid %ld: "
+					 "not using it",
+			 path, (unsigned)cred.uid, (int)cred.pid, want_uid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens a connection, checks who serves it and does HELLO on it.  Returns the descriptor
+ * or -1. */
+static int conn_open(const char *path, int timeout_s, long enclave_uid)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct timeval tv = {.tv_sec = timeout_s};
@@ -221,6 +263,10 @@ static int conn_open(const char *path, int timeout_s)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		wp11_log(WP11_LOG_DEBUG, "connect %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (peer_check(fd, enclave_uid, path) != 0) {
+		errno = EPERM;
 		goto out;
 	}
 	wire_frame_begin(&req, WIRE_HELLO);
@@ -261,6 +307,7 @@ out:
 static CK_RV conn_get(struct wp11_conn *c, char *path, int *timeout_s)
 {
 	int64_t deadline = 0;
+	long enclave_uid;
 
 	pool_lock();
 	for (;;) {
@@ -273,6 +320,7 @@ static CK_RV conn_get(struct wp11_conn *c, char *path, int *timeout_s)
 		}
 		strcpy(path, pool.path);
 		*timeout_s = pool.timeout_s;
+		enclave_uid = pool.enclave_uid;
 		if (idle >= 0) {
 			struct pollfd pfd = {.fd = pool.fds[idle], .events = POLLIN};
 			if (poll(&pfd, 1, 0) == 0) {
@@ -294,7 +342,7 @@ static CK_RV conn_get(struct wp11_conn *c, char *path, int *timeout_s)
 			pool.fds[free_slot] = -1;
 			unsigned gen = pool.gen;
 			pool_unlock();
-			int fd = conn_open(path, *timeout_s);
+			int fd = conn_open(path, *timeout_s, enclave_uid);
 			int err = errno;
 			pool_lock();
 			if (fd < 0 || gen != pool.gen) {

@@ -135,6 +135,18 @@ static int conf_apply(struct wp11_conf *conf, const char *key, const char *value
 		conf->timeout_s = (int)t;
 		return 0;
 	}
+	if (strcmp(key, "enclave_uid") == 0) {
+		char *end;
+		errno = 0;
+		long u = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || u < 0 || u > WP11_MAX_UID) {
+			/* Fail closed: a mistyped check must not become no check. */
+			conf->enclave_uid = WP11_ENCLAVE_UID_BAD;
+			return -1;
+		}
+		conf->enclave_uid = u;
+		return 0;
+	}
 	return -1;
 }
 
@@ -145,6 +157,7 @@ static void conf_defaults(struct wp11_conf *conf)
 	conf->log_dest = WP11_LOG_SYSLOG;
 	conf->log_level = WP11_LOG_WARNING;
 	conf->timeout_s = WP11_DEFAULT_TIMEOUT_S;
+	conf->enclave_uid = WP11_ENCLAVE_UID_ANY;
 }
 
 int wp11_conf_parse(struct wp11_conf *conf, const char *text)

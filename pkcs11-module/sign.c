@@ -412,7 +412,8 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 	}
 	op->mode = WP11_SIGN_MULTI;
 	uint64_t max = max_data_unlocked();
-	if (ulPartLen > max - op->data_len) {
+	/* data_len may exceed max when a newer HELLO lowered it: never wrap. */
+	if (op->data_len > max || ulPartLen > max - op->data_len) {
 		rv = CKR_DATA_LEN_RANGE;
 		goto fail;
 	}

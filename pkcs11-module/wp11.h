@@ -49,7 +49,14 @@ struct wp11_conf {
 	char log_path[WP11_LOG_PATH_MAX];
 	enum wp11_log_level log_level;
 	int timeout_s;
+	/* enclave_uid: the uid the enclave must run as (SO_PEERCRED), checked before any
+	 * byte is sent on a new connection.  WP11_ENCLAVE_UID_ANY: not checked;
+	 * WP11_ENCLAVE_UID_BAD: the setting was malformed, so no enclave is trusted. */
+	long enclave_uid;
 };
+#define WP11_ENCLAVE_UID_ANY (-1L)
+#define WP11_ENCLAVE_UID_BAD (-2L)
+#define WP11_MAX_UID 4294967294L /* (uid_t)-1 is "no uid" */
 
 /* Fills conf with the defaults, then reads $WARDEN_CONF or WP11_DEFAULT_CONF when it
  * exists.  Bad lines are logged and skipped: a broken config never fails C_Initialize. */
