@@ -2,6 +2,8 @@
 # make install honours PREFIX and DESTDIR and puts every file where a Debian admin looks.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP" || exit 1
+# An ASan-built module (make asan) needs the sanitizer runtime preloaded into pkcs11-tool.
+san_preload=$(ldd "$WARDEN_MODULE" 2>/dev/null | awk '/lib(asan|ubsan)\.so.* => / { print $3 }' | tr '\n' ' ')
 arch=$(cc -print-multiarch)
 
 for prefix in /usr /usr/local; do
@@ -26,7 +28,8 @@ for prefix in /usr /usr/local; do
 	check_fails "install_${prefix}_no_placeholders" \
 		grep -rq '@MODULE_PATH@\|@SBINDIR@' "$dest"
 	# The installed module loads and answers C_GetInfo.
-	check "install_${prefix}_module_loads" bash -c \
+	check "install_${prefix}_module_loads" env LD_PRELOAD="$san_preload" \
+		ASAN_OPTIONS=detect_leaks=0 bash -c \
 		"pkcs11-tool --module '$dest$lib' -I 2>&1 | grep -q 'Manufacturer *Warden'"
 done
 t_done

@@ -14,6 +14,10 @@ if [ -n "${REVIEW_TSAN:-}" ]; then
 	SAN=-fsanitize=thread
 	MODULE=$REVIEW_TSAN/lib/libwarden-pkcs11.so
 fi
+# Under make asan the module is instrumented: so must be the program that loads it.
+if [ -z "$SAN" ] && ldd "$MODULE" 2>/dev/null | grep -q libasan; then
+	SAN="-fsanitize=address,undefined"
+fi
 if ! cc -std=c11 -D_GNU_SOURCE -O1 -g $SAN -Wall -Wextra -Werror \
 	$(pkg-config --cflags p11-kit-1) "$HERE/review_stress.c" -o "$STRESS" -ldl -lpthread \
 	>"$T_TMP/cc.log" 2>&1; then
