@@ -61,6 +61,8 @@ static const struct {
 	{AUD_F_PSS_MGF, "pss_mgf"},	      {AUD_F_PSS_SALT_LEN, "pss_salt_len"},
 	{AUD_F_SNAP_VERSION, "snap_version"}, {AUD_F_SNAP_INDEX, "snap_index"},
 	{AUD_F_SNAP_COUNT, "snap_count"},     {AUD_F_SNAP_LEN, "snap_len"},
+	{AUD_F_POL_SUMMARY, "pol_summary"},   {AUD_F_REVOCATION, "revocation"},
+	{AUD_F_REASON_NAME, "reason_name"},
 };
 _Static_assert(sizeof tag_names / sizeof tag_names[0] == AUD_F_MAX_NUM, "every tag named");
 

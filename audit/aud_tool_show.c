@@ -64,7 +64,8 @@ static void print_name(uint16_t tag)
 
 static bool multi_tag(uint16_t tag)
 {
-	return tag == AUD_F_SAN || tag == AUD_F_REVOKED || tag == AUD_F_OCSP || tag == AUD_F_CA_KEY;
+	return tag == AUD_F_SAN || tag == AUD_F_REVOKED || tag == AUD_F_OCSP || tag == AUD_F_CA_KEY ||
+	       tag == AUD_F_REVOCATION;
 }
 
 /* One JSON object; a tag that repeats (or is a list kind by nature) becomes an array. */

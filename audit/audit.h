@@ -226,7 +226,10 @@ enum aud_kind {
 #define AUD_F_SNAP_INDEX AUD_TAG(AUD_K_UINT, 50)   /* snapshot: this chunk, 0.. */
 #define AUD_F_SNAP_COUNT AUD_TAG(AUD_K_UINT, 51)   /* snapshot: chunks in all */
 #define AUD_F_SNAP_LEN AUD_TAG(AUD_K_UINT, 52)     /* snapshot: blob length in bytes */
-#define AUD_F_MAX_NUM 52u
+#define AUD_F_POL_SUMMARY AUD_TAG(AUD_K_BYTES, 53) /* sign: pol_summary_encode() (replay) */
+#define AUD_F_REVOCATION AUD_TAG(AUD_K_BYTES, 54)  /* sign, repeated: pol_revocation_encode() */
+#define AUD_F_REASON_NAME AUD_TAG(AUD_K_STR, 55)   /* sign: "name.dns.not_allowed", ... */
+#define AUD_F_MAX_NUM 55u
 
 /* Name of a known tag ("decision", "data_sha256"...), NULL if unknown. */
 const char *aud_tag_name(uint16_t tag);

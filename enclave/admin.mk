@@ -2,9 +2,18 @@
 ADMIN_OBJS := $(OBJ)/enclave/admin.o $(OBJ)/enclave/admin_init.o \
 	$(OBJ)/enclave/admin_token.o $(OBJ)/enclave/admin_cert.o $(OBJ)/enclave/admin_policy.o
 
-$(BIN)/warden-admin: $(ADMIN_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+# init writes the starter policy (policy-engine/starter-policy.json, compiled in) and
+# starts the audit log with the key ceremony's genesis record (audit library).
+$(OBJ)/enclave/starter_policy.inc: policy-engine/starter-policy.json
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) -ljansson $(POLICY_RULES_LIBS)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< >$@
+$(OBJ)/enclave/admin_init.o: $(OBJ)/enclave/starter_policy.inc
+$(OBJ)/enclave/admin_init.o: CFLAGS += -I$(OBJ)/enclave
+
+$(BIN)/warden-admin: $(ADMIN_OBJS) $(CORE_OBJS) $(WIRE_OBJS) $(OBJ)/libwarden-audit.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(OBJ)/libwarden-audit.a $(CORE_LIBS) -ljansson \
+		$(POLICY_RULES_LIBS)
 
 ALL_TARGETS += $(BIN)/warden-admin
 

@@ -19,9 +19,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "pin.h"
 #include "sign.h"
 #include "wire.h"
@@ -32,6 +35,12 @@
 #define INIT_MAX_CLIENTS 64
 #define INIT_MAX_DATA_LEN 16777216
 #define INIT_MODULE_TIMEOUT 30
+#define INIT_MAX_CERT_FILE (256u * 1024u)
+
+/* The starter policy (policy-engine/starter-policy.json, compiled in). */
+static const char starter_policy[] =
+#include "starter_policy.inc"
+	;
 
 struct init_ctx {
 	const struct admin_init_opts *o;
@@ -51,7 +60,7 @@ static int path_join(char out[PATH_MAX], const char *dir, const char *name)
 
 static void created_add(struct init_ctx *c, const char *path)
 {
-	_Static_assert(INIT_MAX_CREATED >= 12, "room for every path init makes");
+	_Static_assert(INIT_MAX_CREATED >= 15, "room for every path init makes");
 	if (c->num_created >= INIT_MAX_CREATED)
 		return;
 	snprintf(c->created[c->num_created], PATH_MAX, "%s", path);
@@ -194,7 +203,7 @@ static int parents_create(const char *path)
 __attribute__((warn_unused_result)) static int init_dir(struct init_ctx *c, char *err,
 							size_t err_len)
 {
-	static const char *const replaced[] = { "enclave.json", "tokens", "state",
+	static const char *const replaced[] = { "enclave.json", "tokens", "state", "policy.json",
 						"backend.pin", "backend-so.pin",
 						"user-pin.scrypt", "ca.pem", "ca.csr",
 						"module.conf", "softhsm2.conf" };
@@ -376,8 +385,15 @@ __attribute__((warn_unused_result)) static int init_enclave_json(struct init_ctx
 			goto oom;
 		bad |= jset_str(key, "certificate", p[0]);
 	}
-	bad |= jset_str(key, "prehashed", "deny");
 	bad |= json_object_set_new(key, "verify_signatures", json_false());
+	if (path_join(tmp, c->dir, "policy.json") != 0)
+		goto oom;
+	bad |= jset_str(root, "policy", tmp);
+	if (path_join(tmp, c->dir, "audit.key") != 0)
+		goto oom;
+	bad |= jset_str(root, "audit_key", tmp);
+	if (path_join(tmp, c->dir, ".enclave.json.tmp") != 0)
+		goto oom;
 	bad |= json_array_append(keys, key);
 	bad |= json_object_set(root, "keys", keys);
 	if (bad)
@@ -479,12 +495,148 @@ out:
 	return ret;
 }
 
+/* DIR/policy.json: the starter policy with its "*" signingKeys entry named after the key. */
+__attribute__((warn_unused_result)) static int init_policy(struct init_ctx *c, char *err,
+							   size_t err_len)
+{
+	char path[PATH_MAX];
+	json_error_t je;
+	json_t *root = json_loads(starter_policy, JSON_REJECT_DUPLICATES, &je);
+	json_t *keys = root != NULL ? json_object_get(root, "signingKeys") : NULL;
+	json_t *entry = keys != NULL ? json_object_get(keys, "*") : NULL;
+	char *text = NULL;
+	int ret = WARDEN_E_INTERNAL;
+
+	if (entry == NULL || json_object_set(keys, c->o->key_label, entry) != 0 ||
+	    json_object_del(keys, "*") != 0 ||
+	    (text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL ||
+	    path_join(path, c->dir, "policy.json") != 0) {
+		snprintf(err, err_len, "cannot build the starter policy");
+		goto out;
+	}
+	size_t len = strlen(text);
+	char *line = realloc(text, len + 2);
+	if (line == NULL)
+		goto out;
+	text = line;
+	text[len++] = '\n';
+	text[len] = '\0';
+	ret = file_create(c, path, text, len, 0644, err, err_len);
+out:
+	free(text);
+	json_decref(root);
+	return ret;
+}
+
+/* The key's SubjectPublicKeyInfo and CA certificate (DER) from DIR/ca.pem or ca.csr. */
+static int ceremony_facts(struct init_ctx *c, uint8_t **spki, int *spki_len, uint8_t **cert,
+			  int *cert_len)
+{
+	char path[PATH_MAX];
+	EVP_PKEY *pub = NULL;
+	X509 *x = NULL;
+	X509_REQ *req = NULL;
+	BIO *b;
+
+	*spki = *cert = NULL;
+	*spki_len = *cert_len = 0;
+	if (path_join(path, c->dir, c->o->csr ? "ca.csr" : "ca.pem") != 0 ||
+	    (b = BIO_new_file(path, "r")) == NULL)
+		return -1;
+	if (c->o->csr) {
+		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		pub = req != NULL ? X509_REQ_get0_pubkey(req) : NULL;
+	} else {
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		pub = x != NULL ? X509_get0_pubkey(x) : NULL;
+		if (x != NULL)
+			*cert_len = i2d_X509(x, cert);
+	}
+	BIO_free(b);
+	if (pub != NULL)
+		*spki_len = i2d_PUBKEY(pub, spki);
+	X509_free(x);
+	X509_REQ_free(req);
+	return *spki_len > 0 && (c->o->csr || *cert_len > 0) ? 0 : -1;
+}
+
+/* The audit key pair (DIR/audit.key 0600, DIR/audit/audit.pub) and the log's genesis
+ * record with the key ceremony's facts.  A kept audit directory (--force) keeps its log
+ * and key. */
+__attribute__((warn_unused_result)) static int init_audit(struct init_ctx *c, char *err,
+							  size_t err_len)
+{
+	char key[PATH_MAX], pub[PATH_MAX], adir[PATH_MAX], first[PATH_MAX];
+	char name[AUD_FILE_NAME_LEN], aerr[AUD_ERR_LEN];
+	uint8_t *spki = NULL, *cert = NULL;
+	int spki_len, cert_len, ret = WARDEN_E_INTERNAL;
+	struct aud_body body;
+	struct stat st;
+
+	aud_body_init(&body);
+	aud_file_name(0, name);
+	if (path_join(key, c->dir, "audit.key") != 0 || path_join(adir, c->dir, "audit") != 0 ||
+	    path_join(pub, adir, AUD_PUBKEY_FILE) != 0 || path_join(first, adir, name) != 0) {
+		snprintf(err, err_len, "the path %s is too long", c->dir);
+		goto out;
+	}
+	if (lstat(first, &st) == 0 && lstat(key, &st) == 0) {
+		ret = WARDEN_OK; /* an existing log and its key, kept by --force */
+		goto out;
+	}
+	if (lstat(key, &st) == 0 && unlink(key) != 0) {
+		snprintf(err, err_len, "cannot replace %s: %s", key, strerror(errno));
+		goto out;
+	}
+	(void)unlink(pub);
+	if (aud_keygen(key, pub, aerr, sizeof(aerr)) != WARDEN_OK) {
+		snprintf(err, err_len, "audit key: %s", aerr);
+		goto out;
+	}
+	created_add(c, key);
+	if (ceremony_facts(c, &spki, &spki_len, &cert, &cert_len) != 0) {
+		snprintf(err, err_len, "cannot read the new key's certificate or request");
+		goto out;
+	}
+	aud_list_begin(&body, AUD_F_CA_KEY);
+	aud_put_str(&body, AUD_F_KEY, c->o->key_label);
+	aud_put_bytes(&body, AUD_F_KEY_SPKI, spki, (size_t)spki_len);
+	if (cert != NULL)
+		aud_put_bytes(&body, AUD_F_CA_CERT, cert, (size_t)cert_len);
+	aud_list_end(&body);
+	aud_put_str(&body, AUD_F_TOKEN, c->o->token_label);
+	aud_put_str(&body, AUD_F_SOFTWARE, "warden 0.1");
+	aud_put_str(&body, AUD_F_TEXT, "key ceremony: warden-admin init");
+	if (aud_body_finish(&body) != WARDEN_OK) {
+		snprintf(err, err_len, "cannot build the genesis record");
+		goto out;
+	}
+	struct aud_record genesis = {.type = AUD_T_GENESIS, .body = body.data,
+				     .body_len = body.len};
+	struct aud_params p = {.dir = adir, .key_file = key, .genesis = &genesis};
+	struct aud_open_report rep;
+	struct aud_log *log = NULL;
+	if (aud_open(&p, &log, &rep, aerr, sizeof(aerr)) != WARDEN_OK) {
+		snprintf(err, err_len, "audit log %s: %s", adir, aerr);
+		goto out;
+	}
+	ret = aud_checkpoint(log);
+	aud_close(log);
+	if (ret != WARDEN_OK)
+		snprintf(err, err_len, "audit log %s: the first checkpoint failed", adir);
+out:
+	OPENSSL_free(spki);
+	OPENSSL_free(cert);
+	aud_body_free(&body);
+	return ret;
+}
+
 /* module.conf, state/, audit/ and their owner. */
 __attribute__((warn_unused_result)) static int init_rest(struct init_ctx *c,
 							 const char *socket_path, char *err,
 							 size_t err_len)
 {
-	static const char *const owned[] = { "tokens", "state", "audit" };
+	static const char *const owned[] = { "tokens", "state", "audit", "audit.key" };
 	char path[PATH_MAX], conf[2 * PATH_MAX];
 	struct passwd *pw;
 	struct stat st;
@@ -513,6 +665,10 @@ __attribute__((warn_unused_result)) static int init_rest(struct init_ctx *c,
 	if (n < 0 || (size_t)n >= sizeof(conf) || path_join(path, c->dir, "module.conf") != 0)
 		goto out;
 	ret = file_create(c, path, conf, (size_t)n, 0644, err, err_len);
+	if (ret == WARDEN_OK)
+		ret = init_policy(c, err, err_len);
+	if (ret == WARDEN_OK)
+		ret = init_audit(c, err, err_len);
 	if (ret != WARDEN_OK || c->o->user == NULL)
 		goto out;
 	ret = WARDEN_E_INTERNAL;
@@ -584,6 +740,9 @@ int admin_init_run(const struct admin_init_opts *o, char *err, size_t err_len)
 	       o->csr ? 1 : 9, "", c->dir, o->csr ? "ca.csr" : "ca.pem");
 	printf("  enclave configuration:  %s/enclave.json\n", c->dir);
 	printf("  module configuration:   %s/module.conf\n", c->dir);
+	printf("  policy (starter):       %s/policy.json\n", c->dir);
+	printf("  audit log and key:      %s/audit/ (public key audit/audit.pub), %s/audit.key\n",
+	       c->dir, c->dir);
 	printf("  backend PINs (0600):    %s/backend.pin, %s/backend-so.pin\n", c->dir, c->dir);
 	if (o->csr)
 		printf("Have %s/ca.csr signed by the parent CA, save the certificate and add\n"

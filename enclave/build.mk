@@ -7,12 +7,17 @@ CORE_LIBS := -lcrypto -ldl -lpthread
 # The daemon: everything but main() is in ENC_OBJS so unit tests can link it.
 ENC_OBJS := $(OBJ)/enclave/enc_config.o $(OBJ)/enclave/enc_log.o \
 	$(OBJ)/enclave/enc_hello.o $(OBJ)/enclave/enc_login.o $(OBJ)/enclave/enc_conn.o \
-	$(OBJ)/enclave/enc_serve.o $(OBJ)/enclave/sbx.o
-ENC_LIBS := $(CORE_LIBS) -ljansson -lseccomp
+	$(OBJ)/enclave/enc_serve.o $(OBJ)/enclave/sbx.o $(OBJ)/enclave/enc_policy.o \
+	$(OBJ)/enclave/enc_audit.o $(OBJ)/enclave/enc_decide.o
+# The policy engine and the audit log (their fragments come later: the archives are
+# named here, built by their own rules).
+ENC_ARCHIVES := $(OBJ)/libwarden-audit.a $(OBJ)/libwarden-policy.a
+ENC_LIBS := $(ENC_ARCHIVES) $(CORE_LIBS) -ljansson -lseccomp -lpsl
 
-$(BIN)/warden-enclave: $(OBJ)/enclave/enc_main.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+$(BIN)/warden-enclave: $(OBJ)/enclave/enc_main.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS) \
+		$(ENC_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS)
 
 ALL_TARGETS += $(BIN)/warden-enclave
 
@@ -26,17 +31,23 @@ $(TBIN)/test_sign: $(OBJ)/tests/test_sign.o $(CORE_OBJS) $(WIRE_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CORE_LIBS) $(CHECK_LIBS)
 
 $(TBIN)/test_enclave_config: $(OBJ)/tests/test_enclave_config.o $(ENC_OBJS) $(CORE_OBJS) \
-		$(WIRE_OBJS)
+		$(WIRE_OBJS) $(ENC_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
 
-$(TBIN)/test_enc_login: $(OBJ)/tests/test_enc_login.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+$(TBIN)/test_enc_login: $(OBJ)/tests/test_enc_login.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS) \
+		$(ENC_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
 
-$(TBIN)/test_sbx: $(OBJ)/tests/test_sbx.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS)
+$(TBIN)/test_sbx: $(OBJ)/tests/test_sbx.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS) $(ENC_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ENC_LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
+
+$(TBIN)/test_enc_audit: $(OBJ)/tests/test_enc_audit.o $(ENC_OBJS) $(CORE_OBJS) $(WIRE_OBJS) \
+		$(ENC_ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
 
 UNIT_TESTS += $(TBIN)/test_pin $(TBIN)/test_sign $(TBIN)/test_enclave_config \
-	$(TBIN)/test_enc_login $(TBIN)/test_sbx
+	$(TBIN)/test_enc_login $(TBIN)/test_sbx $(TBIN)/test_enc_audit

@@ -15,8 +15,10 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "audit.h"
 #include "backend.h"
 #include "pin.h"
+#include "policy.h"
 #include "wire.h"
 
 #define ENC_MAX_UIDS 64u
@@ -39,6 +41,14 @@
 #define ENC_MIN_FRAME_TIMEOUT_MS 100u
 #define ENC_MAX_FRAME_TIMEOUT_MS 600000u
 #define ENC_SIGN_BODY_EXTRA 4096u  /* SIGN body = data + at most this much */
+/* The main loop wakes at least this often for aud_tick (periodic checkpoints). */
+#define ENC_TICK_MS 1000
+/* Replay holds back this many allowed SIGN records (and at most this many bytes of
+ * them) before applying them, so that a RECOVERY record's refused range, which follows
+ * the records it names, can still cancel them (enc_audit.c). */
+#define ENC_REPLAY_WINDOW 4096u
+#define ENC_REPLAY_WINDOW_BYTES (64u * 1024u * 1024u)
+#define ENC_SOFTWARE "warden 0.1"
 #define ENC_TOKEN_MANUFACTURER "Warden"
 #define ENC_TOKEN_MODEL "warden-enclave"
 
@@ -47,12 +57,11 @@ _Static_assert(ENC_SIGN_BODY_EXTRA <= WIRE_MAX_BODY - WIRE_MAX_DATA, "SIGN bound
 
 /* --- configuration (enc_config.c) -------------------------------------------- */
 
-enum enc_prehashed { ENC_PREHASHED_DENY = 0, ENC_PREHASHED_AUDIT = 1 };
-
+/* Per-key "prehashed" moved to the policy (signingKeys.<label>.prehashed): enclave.json
+ * refuses it with a message that says so. */
 struct enc_key_config {
 	const char *label;
 	const char *certificate; /* NULL: none */
-	enum enc_prehashed prehashed;
 	int verify_signatures;
 };
 
@@ -68,7 +77,13 @@ struct enc_config {
 	size_t max_data_len;
 	unsigned frame_timeout_ms;
 	const char *state_dir;
-	const char *audit_dir; /* NULL: none */
+	const char *audit_dir;
+	const char *audit_key;     /* Ed25519 private key (PEM) for checkpoints */
+	const char *policy;        /* the policy file (policy.json) */
+	uint64_t audit_rotate_bytes;       /* 0: the library's defaults */
+	uint32_t audit_checkpoint_records;
+	uint32_t audit_checkpoint_ms;
+	uint8_t sha256[32];        /* of the enclave.json bytes (enc_config_load) */
 	const char *log;
 	const char *token_label;
 	const char *token_serial;
@@ -112,10 +127,23 @@ void enc_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 struct enc_key {
 	struct bk_key *bk;
 	const struct enc_key_config *cfg;
+	/* Every mechanism that fits the key (self-tested before the sandbox; what SIGN
+	 * accepts: the policy decides the rest, so a raw mechanism under prehashed "deny"
+	 * is refused AND recorded). */
+	CK_MECHANISM_TYPE all_mechs[WIRE_MAX_MECHS];
+	size_t num_all_mechs;
+	/* What HELLO advertises: all_mechs less the raw ones unless the policy in force
+	 * says prehashed "audit" for the key.  Written by the main thread only (start-up,
+	 * SIGHUP), under hello_lock. */
 	CK_MECHANISM_TYPE mechs[WIRE_MAX_MECHS];
 	size_t num_mechs;
 	uint32_t flags; /* WIRE_KF_* */
 	X509 *cert;     /* NULL: none */
+	/* What the policy engine knows about the key, built once at start-up. */
+	struct pol_ca_info ca;
+	uint8_t *ca_spki, *ca_subject; /* DER, OPENSSL_free */
+	uint8_t *cert_der;             /* NULL without a certificate */
+	size_t cert_der_len;
 };
 
 /* A login ticket is bound to the uid (SO_PEERCRED) of the connection that logged in:
@@ -134,10 +162,22 @@ struct enc_state {
 	struct enc_key keys[WIRE_MAX_KEYS];
 	size_t num_keys;
 	uint64_t boot_id;
-	/* The whole HELLO response frame, built once (enc_hello.c); each answer is a copy
-	 * with the current token flags written at hello_flags_off. */
+	/* The whole HELLO response frame (enc_hello.c), rebuilt at SIGHUP under hello_lock;
+	 * each answer is a copy with the current token flags written at hello_flags_off. */
+	pthread_mutex_t hello_lock;
 	struct wire_buf hello;
 	size_t hello_flags_off;
+
+	/* Decisions: the policy in force, the state derived from the log, and the audit
+	 * log.  decide_lock is held over evaluate + aud_append + commit (never over
+	 * aud_sync or a signature), so decisions and records are in one order.
+	 * Lock order: login_lock, then decide_lock, then ticket_lock. */
+	pthread_mutex_t decide_lock;
+	struct pol_policy *policy;
+	struct pol_state *pstate;
+	struct pol_psl *psl;
+	struct aud_log *log;
+	uint64_t replay_overcounted; /* allowed records applied and later declared refused */
 	char pin_line[PIN_HASH_LINE_MAX];
 
 	/* Serialises LOGINs (counter store, scrypt, reset): held for ~100 ms per LOGIN. */
@@ -152,11 +192,53 @@ struct enc_state {
 
 /* --- HELLO (enc_hello.c) ------------------------------------------------------------ */
 
-/* Loads certificates, chooses mechanisms, and builds the HELLO body parts. */
-__attribute__((warn_unused_result)) int enc_hello_build(struct enc_state *st, char *err,
+/* Once at start-up: loads certificates and lists the mechanisms that fit each key. */
+__attribute__((warn_unused_result)) int enc_keys_load(struct enc_state *st, char *err,
+						      size_t err_len);
+/* Derives each key's advertised mechanisms from pol and (re)builds the HELLO answer
+ * under hello_lock.  Main thread only (start-up, SIGHUP). */
+__attribute__((warn_unused_result)) int enc_hello_build(struct enc_state *st,
+							const struct pol_policy *pol, char *err,
 							size_t err_len);
-/* The mechanism list of a key, for the dispatch check. */
+/* 1 if m fits key k (the SIGN check; the policy decides the rest). */
 int enc_key_has_mech(const struct enc_key *k, CK_MECHANISM_TYPE m);
+
+struct enc_peer;
+
+/* --- policy (enc_policy.c) ------------------------------------------------------------ */
+
+/* Reads and compiles a policy file; err names the file, the JSON path and why. */
+__attribute__((warn_unused_result)) int enc_policy_read(const char *path,
+							struct pol_policy **out, char *err,
+							size_t err_len);
+/* Builds k->ca (struct pol_ca_info) from the key and its certificate. */
+__attribute__((warn_unused_result)) int enc_key_ca_info(struct enc_key *k, char *err,
+							size_t err_len);
+/* SIGHUP: re-reads st->cfg.policy; on success swaps it in (under decide_lock), appends
+ * a POLICY record and rebuilds HELLO; on failure keeps the old one and logs why. */
+void enc_policy_reload(struct enc_state *st);
+
+/* --- audit (enc_audit.c) ------------------------------------------------------------ */
+
+/* Opens the log (verify, repair, replay into st->pstate and the PIN count; a genesis
+ * record when the directory is empty), then appends CONFIG and POLICY records. */
+__attribute__((warn_unused_result)) int enc_audit_start(struct enc_state *st, char *err,
+							size_t err_len);
+/* A POLICY record for the policy now in force (caller holds decide_lock); its seq. */
+__attribute__((warn_unused_result)) int enc_audit_policy_record(struct enc_state *st,
+								 uint64_t *out_seq);
+/* A login record (AUD_T_LOGIN_FAIL / _OK / LOCKOUT), durable on WARDEN_OK. */
+__attribute__((warn_unused_result)) int enc_audit_login(struct enc_state *st, uint16_t type,
+							 const struct enc_peer *peer,
+							 unsigned failures);
+/* The decision of one SIGN: evaluate, record, make durable.  WARDEN_OK (allowed and
+ * durable: sign now), WARDEN_E_DENIED (msg: the sentence), WARDEN_E_AUDIT or
+ * WARDEN_E_INTERNAL/NOMEM (msg says why).  See enc_decide.c. */
+__attribute__((warn_unused_result)) int enc_decide(struct enc_state *st,
+						   const struct enc_peer *peer,
+						   const struct enc_key *k,
+						   const struct wire_sign_req *r, char *msg,
+						   size_t msg_len);
 /* Signs a fixed message with every mechanism of key k (verifying each), before the
  * sandbox to load every algorithm, and as the sandbox self-test.  WARDEN_OK or the
  * first failure. */
@@ -166,8 +248,8 @@ __attribute__((warn_unused_result)) int enc_key_selftest(struct enc_state *st,
 
 /* --- login (enc_login.c) ------------------------------------------------------------ */
 
-__attribute__((warn_unused_result)) int enc_pin_state_load(struct enc_state *st, char *err,
-							   size_t err_len);
+/* The PIN failure count after a login record (replay; enc_audit.c calls it). */
+void enc_login_replay(struct enc_state *st, uint16_t type, const uint8_t *body, size_t len);
 uint32_t enc_token_flags(struct enc_state *st);
 /* 1 if the ticket is live and was issued to uid. */
 int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN], uid_t uid);

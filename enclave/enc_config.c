@@ -21,6 +21,10 @@
 #define CFG_DEFAULT_SOCKET_MODE 0660
 #define CFG_MAX_LABEL 32u /* PKCS#11 token label field */
 #define CFG_MAX_SERIAL 16u
+/* "audit": { ... } bounds */
+#define CFG_MAX_CKPT_RECORDS 100000000u
+#define CFG_MAX_CKPT_SECONDS 86400u
+#define CFG_MAX_ROTATE_BYTES (1ull << 40)
 
 struct cfg_ctx {
 	char *err;
@@ -123,7 +127,8 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	static const char *const members[] = {
 		"socket",    "socket_mode", "allowed_uids", "user",  "max_clients",
 		"max_data_len", "state_dir", "audit_dir",  "log",   "token",
-		"backend",   "keys",        "policy",       "frame_timeout_ms", NULL};
+		"backend",   "keys",        "policy",       "frame_timeout_ms", "audit_key",
+		"audit",     NULL};
 	const char *mode = NULL;
 	uint64_t v;
 
@@ -134,8 +139,12 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	    get_str(c, "$", root, "user", 0, &cfg->user) != 0 ||
 	    get_str(c, "$", root, "state_dir", 1, &cfg->state_dir) != 0 ||
 	    absolute(c, "$.state_dir", cfg->state_dir) != 0 ||
-	    get_str(c, "$", root, "audit_dir", 0, &cfg->audit_dir) != 0 ||
+	    get_str(c, "$", root, "audit_dir", 1, &cfg->audit_dir) != 0 ||
 	    absolute(c, "$.audit_dir", cfg->audit_dir) != 0 ||
+	    get_str(c, "$", root, "audit_key", 1, &cfg->audit_key) != 0 ||
+	    absolute(c, "$.audit_key", cfg->audit_key) != 0 ||
+	    get_str(c, "$", root, "policy", 1, &cfg->policy) != 0 ||
+	    absolute(c, "$.policy", cfg->policy) != 0 ||
 	    get_str(c, "$", root, "log", 0, &cfg->log) != 0)
 		return -1;
 	if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -162,6 +171,25 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 		     ENC_MAX_FRAME_TIMEOUT_MS, &v) != 0)
 		return -1;
 	cfg->frame_timeout_ms = (unsigned)v;
+	json_t *audit;
+	static const char *const audit_members[] = {"checkpoint_records", "checkpoint_seconds",
+						    "rotate_bytes", NULL};
+	if (get_obj(c, "$", root, "audit", 0, &audit) != 0)
+		return -1;
+	if (audit != NULL) {
+		uint64_t records = 0, seconds = 0, rotate = 0;
+		if (only_members(c, "$.audit", audit, audit_members) != 0 ||
+		    get_uint(c, "$.audit", audit, "checkpoint_records", 1, CFG_MAX_CKPT_RECORDS,
+			     &records) != 0 ||
+		    get_uint(c, "$.audit", audit, "checkpoint_seconds", 1, CFG_MAX_CKPT_SECONDS,
+			     &seconds) != 0 ||
+		    get_uint(c, "$.audit", audit, "rotate_bytes", AUD_MIN_ROTATE_BYTES,
+			     CFG_MAX_ROTATE_BYTES, &rotate) != 0)
+			return -1;
+		cfg->audit_checkpoint_records = (uint32_t)records;
+		cfg->audit_checkpoint_ms = (uint32_t)(seconds * 1000u);
+		cfg->audit_rotate_bytes = rotate;
+	}
 	if (cfg->log == NULL)
 		cfg->log = "syslog";
 
@@ -272,12 +300,10 @@ static int parse_keys(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 		    get_str(c, p, k, "certificate", 0, &kc->certificate) != 0 ||
 		    get_str(c, p, k, "prehashed", 0, &pre) != 0)
 			return -1;
-		if (pre == NULL || strcmp(pre, "deny") == 0)
-			kc->prehashed = ENC_PREHASHED_DENY;
-		else if (strcmp(pre, "audit") == 0)
-			kc->prehashed = ENC_PREHASHED_AUDIT;
-		else
-			return bad(c, p, "\"prehashed\" must be \"deny\" or \"audit\"");
+		if (pre != NULL)
+			return bad(c, p, "\"prehashed\" is set in the policy now: remove it here and "
+					 "set signingKeys.\"%s\".prehashed in the policy file",
+				   kc->label);
 		json_t *vs = json_object_get(k, "verify_signatures");
 		if (vs != NULL && !json_is_boolean(vs))
 			return bad(c, p, "\"verify_signatures\" must be true or false");
@@ -368,6 +394,8 @@ int enc_config_load(const char *path, struct enc_config *out, char *err, size_t 
 	int ret = enc_config_parse(text, len, out, inner, sizeof(inner));
 	if (ret != 0)
 		snprintf(err, err_len, "%s: %s", path, inner);
+	else
+		aud_sha256(text, len, out->sha256);
 	free(text);
 	return ret;
 }

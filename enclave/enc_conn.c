@@ -29,7 +29,8 @@
 #define MAX_BODY_STATUS 0u
 #define MAX_BODY_LOGIN (4u + 4u + 2u * WIRE_MAX_PIN)
 #define MAX_BODY_LOGOUT (4u + WIRE_TICKET_LEN)
-#define SIGN_MSG_LEN 256u
+#define SIGN_MSG_LEN (POL_SENTENCE_MAX + 128u)
+_Static_assert(SIGN_MSG_LEN <= WIRE_MAX_STR, "a refusal sentence fits a wire string");
 
 struct dispatch {
 	uint8_t type;
@@ -122,8 +123,12 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		ret = sign_answer(resp, WARDEN_E_DATA_LEN, msg, NULL, 0);
 		goto out;
 	}
-	/* The built-in decision until the policy engine lands: every full-data mechanism
-	 * listed for the key is allowed; raw ones are only listed for prehashed "audit". */
+	/* The policy decides and the record is durable before anything is signed. */
+	int rc = enc_decide(st, peer, k, &r, msg, sizeof(msg));
+	if (rc != WARDEN_OK) {
+		ret = sign_answer(resp, (uint32_t)rc, msg, NULL, 0);
+		goto out;
+	}
 	struct sign_req req = {
 		.mechanism = r.mechanism,
 		.has_pss = r.param_kind == WIRE_PK_PSS,
@@ -133,15 +138,14 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		.data = r.data,
 		.data_len = r.data_len,
 	};
-	int rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len,
-			      sha, msg, sizeof(msg));
-	enc_log(ENC_LOG_INFO,
-		"sign key \"%s\" mechanism 0x%lx%s data %zu bytes sha256 %s uid %u pid %d: %s%s%s",
-		k->cfg->label, (unsigned long)r.mechanism,
-		sign_mech_is_raw(r.mechanism) ? " (prehashed, audit)" : "", r.data_len,
-		hex32(sha, hex), /* zeros when refused before hashing */
-		(unsigned)peer->uid, (int)peer->pid, rc == WARDEN_OK ? "allowed, signed" : "failed",
-		rc == WARDEN_OK ? "" : ": ", rc == WARDEN_OK ? "" : msg);
+	rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len, sha, msg,
+			  sizeof(msg));
+	if (rc != WARDEN_OK)
+		enc_log(ENC_LOG_ERR, "key \"%s\" mechanism 0x%lx: allowed but not signed: %s",
+			k->cfg->label, (unsigned long)r.mechanism, msg);
+	else
+		enc_log(ENC_LOG_DEBUG, "key \"%s\": signed, data sha256 %s", k->cfg->label,
+			hex32(sha, hex));
 	ret = sign_answer(resp, (uint32_t)rc, rc == WARDEN_OK ? "" : msg, sig, sig_len);
 out:
 	explicit_bzero(&r, sizeof(r));

@@ -415,55 +415,81 @@ out:
 
 int enc_key_has_mech(const struct enc_key *k, CK_MECHANISM_TYPE m)
 {
-	for (size_t i = 0; i < k->num_mechs; i++)
-		if (k->mechs[i] == m)
+	for (size_t i = 0; i < k->num_all_mechs; i++)
+		if (k->all_mechs[i] == m)
 			return 1;
 	return 0;
 }
 
-int enc_hello_build(struct enc_state *st, char *err, size_t err_len)
+int enc_keys_load(struct enc_state *st, char *err, size_t err_len)
 {
-	struct wire_buf *b = &st->hello;
-
 	for (size_t i = 0; i < st->num_keys; i++) {
 		struct enc_key *k = &st->keys[i];
-		k->flags = k->cfg->prehashed == ENC_PREHASHED_AUDIT ? WIRE_KF_PREHASHED : 0;
-		k->num_mechs = 0;
-		for (size_t j = 0; j < sizeof(offered) / sizeof(offered[0]); j++) {
-			if (!sign_mech_fits_key(offered[j], k->bk))
-				continue;
-			if (sign_mech_is_raw(offered[j]) && !(k->flags & WIRE_KF_PREHASHED))
-				continue;
-			k->mechs[k->num_mechs++] = offered[j];
-		}
-		if (k->num_mechs == 0) {
+		k->num_all_mechs = 0;
+		for (size_t j = 0; j < sizeof(offered) / sizeof(offered[0]); j++)
+			if (sign_mech_fits_key(offered[j], k->bk))
+				k->all_mechs[k->num_all_mechs++] = offered[j];
+		if (k->num_all_mechs == 0) {
 			errf(err, err_len, "key \"%s\": no mechanism fits it", k->cfg->label);
 			return -1;
 		}
 		if (cert_load(k, err, err_len) != 0)
 			return -1;
 	}
+	return 0;
+}
 
-	wire_buf_init(b);
-	enc_resp_begin(b, WIRE_HELLO, WARDEN_OK, "");
-	wire_put_u64(b, st->boot_id);
-	wire_put_str(b, st->cfg.token_label);
-	wire_put_str(b, ENC_TOKEN_MANUFACTURER);
-	wire_put_str(b, ENC_TOKEN_MODEL);
-	wire_put_str(b, st->cfg.token_serial);
-	st->hello_flags_off = b->len;
-	wire_put_u32(b, 0); /* token flags, written per answer */
-	wire_put_u32(b, PIN_MIN_LEN);
-	wire_put_u32(b, PIN_MAX_LEN);
-	wire_put_u64(b, st->cfg.max_data_len);
-	wire_put_u32(b, (uint32_t)st->num_keys);
-	for (size_t i = 0; i < st->num_keys; i++)
-		if (key_put(b, (uint32_t)i, &st->keys[i], err, err_len) != 0)
+int enc_hello_build(struct enc_state *st, const struct pol_policy *pol, char *err,
+		    size_t err_len)
+{
+	struct wire_buf b;
+	size_t flags_off;
+
+	for (size_t i = 0; i < st->num_keys; i++) {
+		struct enc_key *k = &st->keys[i];
+		int audit = pol_policy_key_prehashed(pol, k->cfg->label) == 1;
+		k->flags = audit ? WIRE_KF_PREHASHED : 0;
+		k->num_mechs = 0;
+		for (size_t j = 0; j < k->num_all_mechs; j++)
+			if (pol_mechanism_usable(&k->ca, k->all_mechs[j], audit))
+				k->mechs[k->num_mechs++] = k->all_mechs[j];
+		if (k->num_mechs == 0) {
+			errf(err, err_len, "key \"%s\": the policy leaves it no mechanism",
+			     k->cfg->label);
 			return -1;
-	if (wire_frame_end(b) != 0) {
+		}
+	}
+
+	wire_buf_init(&b);
+	enc_resp_begin(&b, WIRE_HELLO, WARDEN_OK, "");
+	wire_put_u64(&b, st->boot_id);
+	wire_put_str(&b, st->cfg.token_label);
+	wire_put_str(&b, ENC_TOKEN_MANUFACTURER);
+	wire_put_str(&b, ENC_TOKEN_MODEL);
+	wire_put_str(&b, st->cfg.token_serial);
+	flags_off = b.len;
+	wire_put_u32(&b, 0); /* token flags, written per answer */
+	wire_put_u32(&b, PIN_MIN_LEN);
+	wire_put_u32(&b, PIN_MAX_LEN);
+	wire_put_u64(&b, st->cfg.max_data_len);
+	wire_put_u32(&b, (uint32_t)st->num_keys);
+	for (size_t i = 0; i < st->num_keys; i++) {
+		if (key_put(&b, (uint32_t)i, &st->keys[i], err, err_len) != 0) {
+			wire_buf_free(&b);
+			return -1;
+		}
+	}
+	if (wire_frame_end(&b) != 0) {
 		errf(err, err_len, "the HELLO answer could not be built (out of memory)");
+		wire_buf_free(&b);
 		return -1;
 	}
+	pthread_mutex_lock(&st->hello_lock);
+	struct wire_buf old = st->hello;
+	st->hello = b;
+	st->hello_flags_off = flags_off;
+	pthread_mutex_unlock(&st->hello_lock);
+	wire_buf_free(&old);
 	return 0;
 }
 
@@ -480,8 +506,8 @@ int enc_key_selftest(struct enc_state *st, const struct enc_key *k, char *err, s
 
 	memcpy(raw, di256, sizeof(di256));
 	SHA256(msg, sizeof(msg), raw + sizeof(di256));
-	for (size_t i = 0; i < k->num_mechs; i++) {
-		CK_MECHANISM_TYPE m = k->mechs[i];
+	for (size_t i = 0; i < k->num_all_mechs; i++) {
+		CK_MECHANISM_TYPE m = k->all_mechs[i];
 		struct sign_req req = {.mechanism = m, .data = msg, .data_len = sizeof(msg)};
 		size_t sig_len = sizeof(sig);
 		if (m == CKM_RSA_PKCS) {

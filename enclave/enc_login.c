@@ -6,8 +6,11 @@
  *  - LOGINs are serialised by st->login_lock, held from the check of the counter to its
  *    reset, so parallel wrong PINs on many connections get exactly pin_max_failures
  *    tries between them and no increment is lost.
- *  - A failure is counted on disk BEFORE the PIN is compared, so killing the enclave
- *    mid-check never loses an attempt.  A locked token computes nothing.
+ *  - Every attempt is a durable audit record (LOGIN_FAIL, failures = the count with
+ *    this attempt) BEFORE the PIN is compared, so killing the enclave mid-check never
+ *    loses an attempt; a good PIN then writes LOGIN_OK (count back to 0) before the
+ *    ticket is issued, and the attempt that reaches the limit writes LOCKOUT.  Replay
+ *    (enc_login_replay) rebuilds the count.  A locked token computes nothing.
  *  - Tickets (st->ticket_lock, never held across scrypt or I/O) are 32 random bytes
  *    bound to the uid that logged in; a lookup compares every slot with CRYPTO_memcmp
  *    whatever it finds.  When the table is full the oldest ticket is dropped.
@@ -25,79 +28,23 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#define PIN_STATE_FILE "pin-state"
-#define PIN_STATE_TMP "pin-state.tmp"
-#define PIN_STATE_MAX 64u
-
-static int path_join(char *out, size_t size, const char *dir, const char *name)
+void enc_login_replay(struct enc_state *st, uint16_t type, const uint8_t *body, size_t len)
 {
-	int n = snprintf(out, size, "%s/%s", dir, name);
-	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-int enc_pin_state_load(struct enc_state *st, char *err, size_t err_len)
-{
-	char path[PATH_MAX];
-	char *text = NULL;
-	size_t len;
+	struct aud_field f;
 	unsigned v = 0;
-	int consumed = 0;
 
-	st->pin_failures = 0;
-	if (path_join(path, sizeof(path), st->cfg.state_dir, PIN_STATE_FILE) != 0) {
-		snprintf(err, err_len, "state_dir path too long");
-		return -1;
+	if (type == AUD_T_LOGIN_OK) {
+		st->pin_failures = 0;
+		return;
 	}
-	if (enc_file_read(path, PIN_STATE_MAX, &text, &len) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
-		return -1;
-	}
-	int ok = sscanf(text, "failures=%u\n%n", &v, &consumed) == 1 &&
-		 (size_t)consumed == len && v <= ENC_MAX_PIN_FAILURES;
-	free(text);
-	if (!ok) {
-		snprintf(err, err_len, "%s: malformed (want \"failures=N\")", path);
-		return -1;
-	}
+	if (type != AUD_T_LOGIN_FAIL && type != AUD_T_LOCKOUT)
+		return;
+	if (aud_body_find(body, len, AUD_F_FAILURES, &f))
+		v = aud_field_uint(&f) > ENC_MAX_PIN_FAILURES ? ENC_MAX_PIN_FAILURES
+							       : (unsigned)aud_field_uint(&f);
+	else
+		v = st->pin_failures + (type == AUD_T_LOGIN_FAIL);
 	st->pin_failures = v;
-	return 0;
-}
-
-/* Writes the counter durably: temp file, fsync, rename, fsync of the directory. */
-static int pin_state_store_locked(struct enc_state *st, unsigned failures)
-{
-	char tmp[PATH_MAX], path[PATH_MAX], line[PIN_STATE_MAX];
-	int fd = -1, dfd = -1, ret = -1;
-	int n = snprintf(line, sizeof(line), "failures=%u\n", failures);
-
-	if (path_join(tmp, sizeof(tmp), st->cfg.state_dir, PIN_STATE_TMP) != 0 ||
-	    path_join(path, sizeof(path), st->cfg.state_dir, PIN_STATE_FILE) != 0)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0)
-		goto out;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto out;
-	dfd = open(st->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		goto out;
-	ret = 0;
-out:
-	if (ret != 0)
-		enc_log(ENC_LOG_ERR, "cannot store the PIN failure count in %s: %s",
-			st->cfg.state_dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	return ret;
 }
 
 static uint32_t flags_of(const struct enc_state *st, unsigned failures)
@@ -189,15 +136,20 @@ int enc_handle_hello(struct enc_state *st, const struct enc_peer *peer, const ui
 	enc_log(ENC_LOG_DEBUG, "HELLO from uid %u pid %d (says pid %u)", (unsigned)peer->uid,
 		(int)peer->pid, client_pid);
 	wire_buf_free(resp);
+	pthread_mutex_lock(&st->hello_lock);
 	resp->data = malloc(st->hello.len);
+	if (resp->data != NULL) {
+		memcpy(resp->data, st->hello.data, st->hello.len);
+		resp->len = resp->cap = st->hello.len;
+	}
+	size_t flags_off = st->hello_flags_off;
+	pthread_mutex_unlock(&st->hello_lock);
 	if (resp->data == NULL) {
 		enc_resp_begin(resp, WIRE_HELLO, WARDEN_E_NOMEM, "out of memory");
 		return wire_frame_end(resp) == 0 ? WARDEN_OK : WARDEN_E_NOMEM;
 	}
-	memcpy(resp->data, st->hello.data, st->hello.len);
-	resp->len = resp->cap = st->hello.len;
 	uint32_t f = enc_token_flags(st);
-	uint8_t *p = resp->data + st->hello_flags_off;
+	uint8_t *p = resp->data + flags_off;
 	p[0] = (uint8_t)(f >> 24);
 	p[1] = (uint8_t)(f >> 16);
 	p[2] = (uint8_t)(f >> 8);
@@ -254,8 +206,8 @@ int enc_handle_login(struct enc_state *st, const struct enc_peer *peer, const ui
 				   flags_locked(st), NULL);
 		goto out;
 	}
-	if (pin_state_store_locked(st, st->pin_failures + 1) != 0) {
-		ret = login_answer(resp, WARDEN_E_INTERNAL, "cannot record the attempt",
+	if (enc_audit_login(st, AUD_T_LOGIN_FAIL, peer, st->pin_failures + 1) != WARDEN_OK) {
+		ret = login_answer(resp, WARDEN_E_AUDIT, "cannot record the attempt in the audit log",
 				   flags_locked(st), NULL);
 		goto out;
 	}
@@ -266,13 +218,17 @@ int enc_handle_login(struct enc_state *st, const struct enc_peer *peer, const ui
 			(unsigned)peer->uid, (int)peer->pid,
 			match == 0 ? "wrong PIN" : "PIN check failed", st->pin_failures,
 			st->cfg.pin_max_failures);
+		if (st->pin_failures >= st->cfg.pin_max_failures &&
+		    enc_audit_login(st, AUD_T_LOCKOUT, peer, st->pin_failures) != WARDEN_OK)
+			enc_log(ENC_LOG_ERR, "the lockout record could not be written (the count "
+					     "that locks is recorded)");
 		ret = login_answer(resp, match == 0 ? WARDEN_E_PIN_INCORRECT : WARDEN_E_INTERNAL,
 				   match == 0 ? "" : "the PIN could not be checked",
 				   flags_locked(st), NULL);
 		goto out;
 	}
-	if (pin_state_store_locked(st, 0) != 0) {
-		ret = login_answer(resp, WARDEN_E_INTERNAL, "cannot record the login",
+	if (enc_audit_login(st, AUD_T_LOGIN_OK, peer, 0) != WARDEN_OK) {
+		ret = login_answer(resp, WARDEN_E_AUDIT, "cannot record the login in the audit log",
 				   flags_locked(st), NULL);
 		goto out;
 	}

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #ifdef WARDEN_SANITIZED
@@ -110,7 +111,9 @@ static void startup(const char *config_path)
 	}
 	tzset(); /* load the time zone before the sandbox */
 	if (pthread_mutex_init(&st.login_lock, NULL) != 0 ||
-	    pthread_mutex_init(&st.ticket_lock, NULL) != 0)
+	    pthread_mutex_init(&st.ticket_lock, NULL) != 0 ||
+	    pthread_mutex_init(&st.decide_lock, NULL) != 0 ||
+	    pthread_mutex_init(&st.hello_lock, NULL) != 0)
 		die("mutex init failed");
 	for (size_t i = 0; i < st.cfg.num_env; i++)
 		if (setenv(st.cfg.env_names[i], st.cfg.env_values[i], 1) != 0)
@@ -125,8 +128,15 @@ static void startup(const char *config_path)
 	snprintf(st.pin_line, sizeof(st.pin_line), "%s\n", line);
 	explicit_bzero(line, secret_size);
 	free(line);
-	if (enc_pin_state_load(&st, err, sizeof(err)) != 0)
+	/* The policy and the public suffix list (I/O: before the sandbox). */
+	if (enc_policy_read(st.cfg.policy, &st.policy, err, sizeof(err)) != 0)
 		die("%s", err);
+	if (!pol_psl_load(NULL, &st.psl))
+		enc_log(ENC_LOG_WARNING, "no public suffix list (%s): per-domain rate limits use "
+					 "the last two labels",
+			POL_PSL_DAT);
+	if (!pol_state_new(NULL, st.psl, &st.pstate))
+		die("out of memory for the policy state");
 
 	if (sign_init() != WARDEN_OK)
 		die("OpenSSL digests unavailable");
@@ -147,15 +157,32 @@ static void startup(const char *config_path)
 	}
 	if (RAND_bytes((unsigned char *)&st.boot_id, sizeof(st.boot_id)) != 1)
 		die("no randomness");
-	if (enc_hello_build(&st, err, sizeof(err)) != 0)
+	if (enc_keys_load(&st, err, sizeof(err)) != 0)
+		die("%s", err);
+	for (size_t i = 0; i < st.num_keys; i++)
+		if (enc_key_ca_info(&st.keys[i], err, sizeof(err)) != 0)
+			die("%s", err);
+	if (enc_hello_build(&st, st.policy, err, sizeof(err)) != 0)
 		die("%s", err);
 	for (size_t i = 0; i < st.num_keys; i++) {
-		if (enc_key_selftest(&st, &st.keys[i], err, sizeof(err)) != WARDEN_OK)
+		struct enc_key *k = &st.keys[i];
+		if (enc_key_selftest(&st, k, err, sizeof(err)) != WARDEN_OK)
 			die("%s", err);
-		enc_log(ENC_LOG_INFO, "key \"%s\": %zu mechanisms, prehashed %s, self-test passed",
-			st.keys[i].cfg->label, st.keys[i].num_mechs,
-			st.keys[i].cfg->prehashed == ENC_PREHASHED_AUDIT ? "audit" : "deny");
+		int pre = pol_policy_key_prehashed(st.policy, k->cfg->label);
+		if (pre < 0)
+			enc_log(ENC_LOG_WARNING,
+				"key \"%s\" has no signingKeys entry in the policy: every request "
+				"for it is refused (key.unknown)",
+				k->cfg->label);
+		enc_log(ENC_LOG_INFO,
+			"key \"%s\": %zu mechanisms advertised (prehashed %s), self-test passed",
+			k->cfg->label, k->num_mechs, pre == 1 ? "audit" : "deny");
 	}
+	/* The log: verified, repaired, replayed into the state; then CONFIG and POLICY. */
+	if (enc_audit_start(&st, err, sizeof(err)) != WARDEN_OK)
+		die("%s", err);
+	enc_log(ENC_LOG_INFO, "policy %s loaded, sha256 %s", st.cfg.policy,
+		pol_policy_hash_hex(st.policy));
 }
 
 static void *noop_thread(void *arg)
@@ -171,13 +198,10 @@ static void sandbox(void)
 	for (size_t i = 0; i < st.cfg.num_paths; i++)
 		sc.rw_paths[sc.num_rw_paths++] = st.cfg.paths[i];
 	sc.rw_paths[sc.num_rw_paths++] = st.cfg.state_dir;
-	if (st.cfg.audit_dir != NULL) {
-		if (access(st.cfg.audit_dir, F_OK) == 0)
-			sc.rw_paths[sc.num_rw_paths++] = st.cfg.audit_dir;
-		else
-			enc_log(ENC_LOG_WARNING, "audit_dir %s does not exist", st.cfg.audit_dir);
-	}
+	sc.rw_paths[sc.num_rw_paths++] = st.cfg.audit_dir;
 	_Static_assert(ENC_MAX_PATHS + 2 <= SBX_MAX_PATHS, "sandbox paths fit");
+	/* The policy file itself stays readable (SIGHUP); nothing else beside it. */
+	sc.ro_paths[sc.num_ro_paths++] = st.cfg.policy;
 	/* glibc installs its SIGCANCEL/SIGSETXID handlers (rt_sigaction) at the first
 	 * pthread_create: do that now, so the sandbox need not allow rt_sigaction. */
 	pthread_t t;
@@ -310,6 +334,21 @@ int main(int argc, char **argv)
 
 	int status = enc_serve(&st, lfd, sigfd);
 	close(sigfd);
+	if (aud_shutdown(st.log, "SIGTERM") != WARDEN_OK) {
+		char why[AUD_ERR_LEN] = "";
+		(void)aud_failed(st.log, why, sizeof(why));
+		enc_log(ENC_LOG_ERR, "audit: the shutdown record could not be written: %s", why);
+		status = 1;
+	}
+	aud_close(st.log);
+	pol_state_free(st.pstate);
+	pol_policy_free(st.policy);
+	pol_psl_free(st.psl);
+	for (size_t i = 0; i < st.num_keys; i++) {
+		OPENSSL_free(st.keys[i].ca_spki);
+		OPENSSL_free(st.keys[i].ca_subject);
+		OPENSSL_free(st.keys[i].cert_der);
+	}
 	for (size_t i = 0; i < st.num_keys; i++)
 		bk_key_free(st.keys[i].bk);
 	bk_close(st.bk);

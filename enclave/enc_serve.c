@@ -196,7 +196,14 @@ int enc_serve(struct enc_state *st, int lfd, int sigfd)
 	enc_log(ENC_LOG_INFO, "serving %zu key(s) on %s", st->num_keys, st->cfg.socket);
 	for (;;) {
 		struct pollfd pfd[2] = {{lfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-		int rc = poll(pfd, 2, -1);
+		int rc = poll(pfd, 2, ENC_TICK_MS);
+		if (aud_tick(st->log) != WARDEN_OK) {
+			char why[AUD_ERR_LEN] = "";
+			(void)aud_failed(st->log, why, sizeof(why));
+			enc_log(ENC_LOG_ERR, "audit: periodic checkpoint failed: %s", why);
+			if (aud_retry(st->log) == WARDEN_OK)
+				enc_log(ENC_LOG_INFO, "audit: writing works again");
+		}
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0) {
@@ -207,8 +214,10 @@ int enc_serve(struct enc_state *st, int lfd, int sigfd)
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
-					enc_log(ENC_LOG_INFO, "SIGHUP: reload is not supported; "
-							      "restart to change the configuration");
+					enc_log(ENC_LOG_INFO, "SIGHUP: reloading the policy %s "
+							      "(enclave.json changes need a restart)",
+						st->cfg.policy);
+					enc_policy_reload(st);
 					continue;
 				}
 				enc_log(ENC_LOG_INFO, "signal %u: finishing requests in flight",

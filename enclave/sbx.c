@@ -167,19 +167,20 @@ int sbx_landlock_restrict(const struct sbx_config *cfg, int *out_abi, char *err,
 		errf(err, err_len, "landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->num_rw_paths; i++) {
-		struct landlock_path_beneath_attr pb = {.allowed_access = rw};
-		pb.parent_fd = open(cfg->rw_paths[i], O_PATH | O_CLOEXEC | O_DIRECTORY);
+	for (size_t i = 0; i < cfg->num_rw_paths + cfg->num_ro_paths; i++) {
+		int ro = i >= cfg->num_rw_paths;
+		const char *path = ro ? cfg->ro_paths[i - cfg->num_rw_paths] : cfg->rw_paths[i];
+		struct landlock_path_beneath_attr pb = {.allowed_access = ro ? LL_FS_READ_FILE : rw};
+		pb.parent_fd = open(path, O_PATH | O_CLOEXEC | (ro ? 0 : O_DIRECTORY));
 		if (pb.parent_fd < 0) {
-			errf(err, err_len, "%s: %s", cfg->rw_paths[i], strerror(errno));
+			errf(err, err_len, "%s: %s", path, strerror(errno));
 			goto out;
 		}
 		int rc = (int)syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &pb,
 				      0);
 		close(pb.parent_fd);
 		if (rc != 0) {
-			errf(err, err_len, "landlock_add_rule %s: %s", cfg->rw_paths[i],
-			     strerror(errno));
+			errf(err, err_len, "landlock_add_rule %s: %s", path, strerror(errno));
 			goto out;
 		}
 	}
@@ -188,8 +189,8 @@ int sbx_landlock_restrict(const struct sbx_config *cfg, int *out_abi, char *err,
 		goto out;
 	}
 	enc_log(ENC_LOG_INFO,
-		"Landlock ABI %d: files limited to %zu directories%s%s", abi,
-		cfg->num_rw_paths, abi >= 4 ? ", no TCP" : "",
+		"Landlock ABI %d: files limited to %zu directories (and %zu read-only)%s%s", abi,
+		cfg->num_rw_paths, cfg->num_ro_paths, abi >= 4 ? ", no TCP" : "",
 		abi >= 6 ? ", signals and abstract sockets scoped" : "");
 	*out_abi = abi;
 	ret = 0;
@@ -208,13 +209,13 @@ static const struct {
 	const char *why;
 } allowed[] = {
 	{SCMP_SYS(read), "sockets, token files, signalfd"},
-	{SCMP_SYS(write), "sockets, log file, PIN state file"},
+	{SCMP_SYS(write), "sockets, log file"},
 	{SCMP_SYS(pread64), "SoftHSM token files"},
-	{SCMP_SYS(pwrite64), "SoftHSM token files"},
+	{SCMP_SYS(pwrite64), "SoftHSM token files, audit log"},
 	{SCMP_SYS(readv), "stdio"},
 	{SCMP_SYS(writev), "stdio"},
 	{SCMP_SYS(lseek), "SoftHSM token files"},
-	{SCMP_SYS(openat), "SoftHSM reopens token files per C_SignInit; PIN state (Landlock limits paths)"},
+	{SCMP_SYS(openat), "SoftHSM reopens token files per C_SignInit; audit files; policy at SIGHUP (Landlock limits paths)"},
 	{SCMP_SYS(close), "everything"},
 	{SCMP_SYS(fstat), "stdio, SoftHSM"},
 	{SCMP_SYS(newfstatat), "SoftHSM stats token files"},
@@ -222,12 +223,12 @@ static const struct {
 	{SCMP_SYS(fcntl), "SoftHSM locks token files with F_SETLKW"},
 	{SCMP_SYS(flock), "file locking in backends"},
 	{SCMP_SYS(getdents64), "SoftHSM lists its token directory"},
-	{SCMP_SYS(fsync), "PIN state file"},
+	{SCMP_SYS(fsync), "audit directory after a rename"},
 	{SCMP_SYS(fdatasync), "audit log"},
-	{SCMP_SYS(ftruncate), "SoftHSM token files"},
-	{SCMP_SYS(rename), "PIN state temp file"},
-	{SCMP_SYS(renameat), "PIN state temp file"},
-	{SCMP_SYS(renameat2), "PIN state temp file"},
+	{SCMP_SYS(ftruncate), "SoftHSM token files, audit file at rotation"},
+	{SCMP_SYS(rename), "audit checkpoint.txt, new log files"},
+	{SCMP_SYS(renameat), "audit checkpoint.txt, new log files"},
+	{SCMP_SYS(renameat2), "renameat on newer libcs"},
 	{SCMP_SYS(unlink), "SoftHSM lock files"},
 	{SCMP_SYS(unlinkat), "SoftHSM lock files"},
 	{SCMP_SYS(faccessat), "access() in backends"},
@@ -244,6 +245,7 @@ static const struct {
 	{SCMP_SYS(gettid), "threads"},
 	{SCMP_SYS(rt_sigprocmask), "thread creation masks signals"},
 	{SCMP_SYS(rt_sigreturn), "return from a signal handler"},
+	{SCMP_SYS(restart_syscall), "a stopped and continued process (SIGSTOP/SIGCONT) resumes its sleep"},
 	{SCMP_SYS(sched_yield), "spin locks"},
 	{SCMP_SYS(sched_getaffinity), "glibc malloc counts CPUs when a 9th thread needs an arena"},
 	{SCMP_SYS(exit), "thread exit"},

@@ -18,6 +18,10 @@ struct sbx_config {
 	/* Directories left readable and writable (Landlock); nothing else is. */
 	const char *rw_paths[SBX_MAX_PATHS];
 	size_t num_rw_paths;
+	/* Files (or directories whose files) stay readable, nothing more: the policy
+	 * file, so that SIGHUP can re-read it. */
+	const char *ro_paths[SBX_MAX_PATHS];
+	size_t num_ro_paths;
 };
 
 /* Looks up the user (before anything is restricted).  0, or -1 with err set.  A NULL
@@ -28,7 +32,8 @@ __attribute__((warn_unused_result)) int sbx_user_lookup(const char *user, uid_t 
 
 /* The Landlock step of sbx_enter alone (exposed for tests): handles every right the
  * running kernel's ABI knows (not only those of the build's headers) and grants
- * rw_paths read, write, create, remove and truncate of files beneath them.  Sets
+ * rw_paths read, write, create, remove and truncate of files beneath them, and ro_paths
+ * reading files beneath them.  Sets
  * *out_abi to the ABI used, 0 when the kernel has no Landlock (logged; not an error:
  * seccomp still applies and the enclave runs, see docs).  0, or -1 with err set. */
 __attribute__((warn_unused_result)) int sbx_landlock_restrict(const struct sbx_config *cfg,

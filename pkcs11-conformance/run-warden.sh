@@ -3,7 +3,7 @@
 # real enclave (warden-admin init + warden-enclave, through tests/lib.sh), with
 # pkcs11-conformance/warden.deviations, once per CA key: rsa2048, p256 and ed25519 with the
 # default configuration (full-data mechanisms only), and rsa2048-prehashed and
-# p256-prehashed configured "prehashed": "audit" (so CKM_RSA_PKCS / CKM_ECDSA are listed).
+# p256-prehashed whose policy says "prehashed": "audit" (so CKM_RSA_PKCS / CKM_ECDSA are listed).
 # Prints "PASS/FAIL/SKIP/XFAIL warden-KEY: test" lines; with RESULTS-DIR also writes them
 # to RESULTS-DIR/conformance-warden.txt.  Without the module, the enclave or warden-admin
 # in $BUILD it prints SKIP lines saying what is missing.
@@ -68,12 +68,13 @@ for key in $RUNS; do
 	fi
 	case "$key" in
 	*-prehashed)
-		if ! grep -q '"prehashed": *"deny"' "$dir/enclave.json"; then
-			emit "FAIL $TARGET-$key: no \"prehashed\": \"deny\" in $dir/enclave.json to switch"
+		# prehashed lives in the policy (the permissive test policy warden_setup wrote).
+		if ! grep -q '"prehashed": *"deny"' "$dir/policy.json"; then
+			emit "FAIL $TARGET-$key: no \"prehashed\": \"deny\" in $dir/policy.json to switch"
 			status=1
 			continue
 		fi
-		sed -i 's/"prehashed": *"deny"/"prehashed": "audit"/' "$dir/enclave.json" ;;
+		sed -i 's/"prehashed": *"deny"/"prehashed": "audit"/' "$dir/policy.json" ;;
 	esac
 	if ! warden_start "$dir" >"$T_TMP/start-$key.log" 2>&1; then
 		emit "FAIL $TARGET-$key: warden-enclave did not start: $(tail -n 5 "$T_TMP/start-$key.log" | tr '\n' ' ')"

@@ -350,7 +350,10 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 	memset(pInfo, 0, sizeof(*pInfo));
 	wp11_pad(pInfo->slotDescription, sizeof(pInfo->slotDescription), WP11_SLOT_DESC);
 	wp11_pad(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), WP11_MANUFACTURER);
-	pInfo->flags = rv == CKR_OK ? CKF_TOKEN_PRESENT : 0;
+	/* The token comes and goes with the enclave, so the slot is removable: a slot
+	 * without CKF_REMOVABLE_DEVICE must always have CKF_TOKEN_PRESENT (PKCS#11 2.40
+	 * §3.2, CK_SLOT_INFO). */
+	pInfo->flags = CKF_REMOVABLE_DEVICE | (rv == CKR_OK ? CKF_TOKEN_PRESENT : 0);
 	pInfo->hardwareVersion.major = WP11_LIB_VERSION_MAJOR;
 	pInfo->hardwareVersion.minor = WP11_LIB_VERSION_MINOR;
 	pInfo->firmwareVersion = pInfo->hardwareVersion;

@@ -93,7 +93,8 @@ $(BIN)/warden-admin: $(POLICY_RULES_OBJS) $(POLICY_OBJS)
 # pol_eval.o needs these, so every binary above that links $(POLICY_RULES_OBJS) gets them
 # too (its prerequisites were expanded before this point).
 POLICY_REV_OBJS := $(OBJ)/policy-engine/pol_revoke.o $(OBJ)/policy-engine/pol_eval_crl.o \
-	$(OBJ)/policy-engine/pol_eval_ocsp.o $(OBJ)/policy-engine/pol_policy_rev.o
+	$(OBJ)/policy-engine/pol_eval_ocsp.o $(OBJ)/policy-engine/pol_policy_rev.o \
+	$(OBJ)/policy-engine/pol_summary.o
 POLICY_RULES_OBJS += $(POLICY_REV_OBJS)
 $(POLICY_LIB): $(POLICY_REV_OBJS)
 $(TBIN)/test_policy_names $(TBIN)/test_policy_load $(TBIN)/test_policy_eval \
@@ -108,9 +109,12 @@ $(TBIN)/test_policy_ocsp: $(OBJ)/tests/test_policy_ocsp.o $(REV_TEST_DEPS)
 $(TBIN)/test_policy_ocsp: TEST_LIBS := $(POLICY_RULES_LIBS)
 $(TBIN)/test_policy_revstate: $(OBJ)/tests/test_policy_revstate.o $(REV_TEST_DEPS)
 $(TBIN)/test_policy_revstate: TEST_LIBS := $(POLICY_RULES_LIBS)
-UNIT_TESTS += $(TBIN)/test_policy_crl $(TBIN)/test_policy_ocsp $(TBIN)/test_policy_revstate
+$(TBIN)/test_policy_summary: $(OBJ)/tests/test_policy_summary.o $(REV_TEST_DEPS)
+$(TBIN)/test_policy_summary: TEST_LIBS := $(POLICY_RULES_LIBS)
+UNIT_TESTS += $(TBIN)/test_policy_crl $(TBIN)/test_policy_ocsp $(TBIN)/test_policy_revstate \
+	$(TBIN)/test_policy_summary
 .SECONDARY: $(OBJ)/tests/test_policy_crl.o $(OBJ)/tests/test_policy_ocsp.o \
-	$(OBJ)/tests/test_policy_revstate.o
+	$(OBJ)/tests/test_policy_revstate.o $(OBJ)/tests/test_policy_summary.o
 
 # p50 evaluation of CRLs of 1,000 and 100,000 entries and OCSP responses of 1 and 20
 # SingleResponses (part of bench-policy).

@@ -425,3 +425,17 @@ out:
 	snprintf(d->summary.profile, sizeof(d->summary.profile), "%s", d->profile);
 	return true;
 }
+
+bool pol_mechanism_usable(const struct pol_ca_info *ca, unsigned long mechanism,
+			  bool prehashed_audit)
+{
+	const struct pol_mech *m = mech_find(mechanism);
+
+	if (ca == NULL || m == NULL || m->key != ca->key_type || (m->raw && !prehashed_audit))
+		return false;
+	if (m->key == POL_KEY_EC && !m->raw)
+		return (ca->curve == POL_CURVE_P256 && m->hash == POL_HASH_SHA256) ||
+		       (ca->curve == POL_CURVE_P384 && m->hash == POL_HASH_SHA384) ||
+		       (ca->curve == POL_CURVE_P521 && m->hash == POL_HASH_SHA512);
+	return true;
+}

@@ -688,6 +688,10 @@ void pol_policy_free(struct pol_policy *p);
 /* SHA-256 of the exact bytes loaded (POL_HASH_LEN bytes), and its lower-case hex. */
 const uint8_t *pol_policy_hash(const struct pol_policy *p);
 const char *pol_policy_hash_hex(const struct pol_policy *p);
+/* A key's signingKeys entry (or "*"): 1 prehashed "audit", 0 "deny", -1 no entry (every
+ * request by that key is refused key.unknown).  The enclave derives the mechanisms a key
+ * advertises from it. */
+int pol_policy_key_prehashed(const struct pol_policy *p, const char *label);
 size_t pol_policy_num_profiles(const struct pol_policy *p);
 const char *pol_policy_profile_name(const struct pol_policy *p, size_t i);
 
@@ -746,6 +750,13 @@ struct pol_ca_info {
 	size_t ski_len;
 	int64_t not_after;          /* its notAfter, seconds since the epoch */
 };
+
+/* Whether pol_evaluate can ever allow mechanism with this key: it fits the key type, a
+ * full-data ECDSA names the hash that pairs with the curve (P-256/SHA-256, P-384/SHA-384,
+ * P-521/SHA-512), and a raw mechanism only under prehashed "audit".  The enclave
+ * advertises exactly these (HELLO), so clients choose from what can be signed. */
+bool pol_mechanism_usable(const struct pol_ca_info *ca, unsigned long mechanism,
+			  bool prehashed_audit);
 
 /* One SIGN request. */
 struct pol_request {
@@ -986,6 +997,23 @@ struct pol_summary {
 	uint32_t num_revocations;
 	struct pol_revocation revocations[POL_SUMMARY_MAX_REVOCATIONS];
 };
+
+/* A summary as bytes, for the audit record (field pol_summary) and replay: versioned,
+ * bounded, self-contained (the inline revocations included; a CRL's further ones are in
+ * the record's revocation fields).  encode: the length written, 0 if it does not fit cap
+ * or the summary breaks its own bounds.  decode: strict (unknown version, lengths beyond
+ * a field, booleans other than 0/1, trailing bytes all refused); *out zeroed on failure.
+ * The format is in pol_summary.c. */
+#define POL_SUMMARY_VERSION 1u
+#define POL_SUMMARY_WIRE_MAX                                                                 \
+	(16u + 2u * (1u + POL_NAME_MAX) + (1u + POL_RFC_SERIAL_MAX) +                        \
+	 (1u + 2u * POL_RFC_SERIAL_MAX + 1u) + 16u + 2u * (2u + POL_SUMMARY_TEXT_MAX) +      \
+	 (1u + POL_NAME_MAX + 16u) + 8u + 1u + POL_MAX_CHARGES * (1u + POL_BUCKET_ID_LEN + 24u) + \
+	 1u + 3u * POL_OCSP_KEY_HASH_LEN + 2u * POL_SHA256_LEN + (1u + POL_NAME_MAX) +        \
+	 2u * (1u + POL_CRL_NUMBER_MAX_LEN) + 2u + POL_SCOPE_ID_LEN + 24u + 1u +             \
+	 POL_SUMMARY_MAX_REVOCATIONS * (1u + POL_REVOCATION_WIRE_MAX))
+size_t pol_summary_encode(const struct pol_summary *s, uint8_t *out, size_t cap);
+POL_MUST_CHECK bool pol_summary_decode(const uint8_t *p, size_t len, struct pol_summary *out);
 
 /* The outcome.  facts hold views into req->data: valid while that lives. */
 struct pol_decision {

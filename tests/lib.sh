@@ -48,12 +48,45 @@ check_fails() {
 }
 t_done() { [ "$T_FAILS" -eq 0 ]; }
 
-# warden_setup DIR KEY [more warden-admin init options]: a fresh CA in DIR.
+# warden_setup DIR KEY [more warden-admin init options]: a fresh CA in DIR whose policy
+# is the permissive TEST policy (tests/policy-test.json: any data kind, wide names,
+# validity and keys), so that mechanics tests (conformance, pkcs11-tool on arbitrary
+# data) sign what they ask.  The starter policy init wrote is kept as DIR/policy.starter.json.
+WARDEN_TEST_POLICY="$TOP/tests/policy-test.json"
 warden_setup() {
 	local dir=$1 key=$2; shift 2
 	"$WARDEN_ADMIN" init "$dir" --key "$key" --pin "${WARDEN_PIN:-1234}" \
 		--subject "/CN=Warden Test CA $key" "$@" >"$dir.init.log" 2>&1 || {
 		cat "$dir.init.log"; return 1; }
+	cp "$dir/policy.json" "$dir/policy.starter.json" &&
+		cp "$WARDEN_TEST_POLICY" "$dir/policy.json"
+}
+
+# warden_reload DIR: SIGHUP to the enclave of DIR (WARDEN_PID) and waits until it has
+# logged the outcome (reloaded, or kept the old policy).  0 when reloaded.
+warden_reload() {
+	local dir=$1 before i
+	before=$(grep -c 'SIGHUP: policy .* reloaded\|keeping the policy in force' \
+		"$dir/enclave.log" 2>/dev/null)
+	kill -HUP "$WARDEN_PID" 2>/dev/null || return 1
+	for i in $(seq 1 200); do
+		if [ "$(grep -c 'SIGHUP: policy .* reloaded\|keeping the policy in force' \
+			"$dir/enclave.log" 2>/dev/null)" -gt "$before" ]; then
+			tail -n 3 "$dir/enclave.log" | grep -q 'keeping the policy in force' &&
+				return 1
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "the enclave did not log a reload"; return 1
+}
+
+# warden_policy DIR FILE: writes FILE over DIR/policy.json (in place) and reloads it (SIGHUP);
+# waits until the enclave logged the reload.  Non-zero when the enclave kept the old one.
+warden_policy() {
+	local dir=$1 file=$2
+	# In place (the sandbox can read that file, not a new one renamed over it).
+	cat "$file" >"$dir/policy.json" && warden_reload "$dir"
 }
 
 # warden_start DIR: starts the enclave for DIR in the background and waits for its
@@ -173,21 +206,22 @@ ca_restart() {
 	warden_start "$CA_DIR"
 }
 
-# ca_set_prehashed MODE: sets "prehashed" on every key of CA_DIR/enclave.json and
-# restarts the enclave.
+# ca_set_prehashed MODE: sets signingKeys.*.prehashed (every entry) in CA_DIR/policy.json
+# and reloads the policy (SIGHUP; new connections get the new mechanism list).
 ca_set_prehashed() {
 	[ "$T_TARGET" = warden ] || return 0
-	"$SYS_PYTHON" - "$CA_DIR/enclave.json" "$1" <<'PY' || return 1
+	"$SYS_PYTHON" - "$CA_DIR/policy.json" "$1" <<'PY' || return 1
 import json, sys
 path, mode = sys.argv[1], sys.argv[2]
 with open(path) as f:
-    cfg = json.load(f)
-for k in cfg["keys"]:
+    pol = json.load(f)
+keys = pol.setdefault("signingKeys", {"*": {}})
+for k in keys.values():
     k["prehashed"] = mode
-with open(path, "w") as f:
-    json.dump(cfg, f, indent=2)
+with open(path, "w") as f:  # in place: the sandbox reads that file only
+    json.dump(pol, f, indent=2)
 PY
-	ca_restart
+	warden_reload "$CA_DIR"
 }
 
 # p11kit_usable: unprivileged user namespaces work here (p11kit_run needs them).

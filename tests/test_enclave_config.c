@@ -10,6 +10,9 @@ static const char *const good =
 	" \"allowed_uids\": [0, 998], \"user\": \"warden\", \"max_clients\": 64,"
 	" \"max_data_len\": 16777216, \"state_dir\": \"/var/lib/warden/state\","
 	" \"audit_dir\": \"/var/lib/warden/audit\", \"log\": \"syslog\","
+	" \"policy\": \"/etc/warden/policy.json\", \"audit_key\": \"/etc/warden/audit.key\","
+	" \"audit\": {\"checkpoint_records\": 500, \"checkpoint_seconds\": 30,"
+	"   \"rotate_bytes\": 1048576},"
 	" \"token\": {\"label\": \"warden\", \"serial\": \"0000000000000001\","
 	"   \"user_pin_file\": \"/etc/warden/user-pin.scrypt\", \"pin_max_failures\": 5},"
 	" \"backend\": {\"module\": \"/usr/lib/softhsm/libsofthsm2.so\", \"token_label\": \"warden\","
@@ -17,8 +20,8 @@ static const char *const good =
 	"   \"environment\": {\"SOFTHSM2_CONF\": \"/etc/warden/softhsm2.conf\"},"
 	"   \"paths\": [\"/var/lib/warden/tokens\"]},"
 	" \"keys\": [{\"label\": \"ca\", \"certificate\": \"/etc/warden/ca.pem\","
-	"   \"prehashed\": \"deny\", \"verify_signatures\": false},"
-	"  {\"label\": \"ocsp\", \"prehashed\": \"audit\", \"verify_signatures\": true}]}";
+	"   \"verify_signatures\": false},"
+	"  {\"label\": \"ocsp\", \"verify_signatures\": true}]}";
 
 START_TEST(test_config_documented_example_parses)
 {
@@ -37,8 +40,11 @@ START_TEST(test_config_documented_example_parses)
 	ck_assert_uint_eq(c.num_paths, 1);
 	ck_assert_uint_eq(c.num_keys, 2);
 	ck_assert_str_eq(c.keys[0].certificate, "/etc/warden/ca.pem");
-	ck_assert_int_eq(c.keys[0].prehashed, ENC_PREHASHED_DENY);
-	ck_assert_int_eq(c.keys[1].prehashed, ENC_PREHASHED_AUDIT);
+	ck_assert_str_eq(c.policy, "/etc/warden/policy.json");
+	ck_assert_str_eq(c.audit_key, "/etc/warden/audit.key");
+	ck_assert_uint_eq(c.audit_checkpoint_records, 500);
+	ck_assert_uint_eq(c.audit_checkpoint_ms, 30000);
+	ck_assert_uint_eq(c.audit_rotate_bytes, 1048576);
 	ck_assert_int_eq(c.keys[1].verify_signatures, 1);
 	ck_assert_ptr_null(c.keys[1].certificate);
 	enc_config_free(&c);
@@ -49,6 +55,7 @@ START_TEST(test_config_defaults)
 {
 	static const char *const minimal =
 		"{\"socket\": \"/s\", \"allowed_uids\": [0], \"state_dir\": \"/st\","
+		" \"audit_dir\": \"/a\", \"audit_key\": \"/k\", \"policy\": \"/p.json\","
 		" \"token\": {\"user_pin_file\": \"/p\"},"
 		" \"backend\": {\"token_label\": \"w\", \"pin_file\": \"/b\"},"
 		" \"keys\": [{\"label\": \"ca\"}]}";
@@ -64,7 +71,7 @@ START_TEST(test_config_defaults)
 	ck_assert_str_eq(c.backend_module, "/usr/lib/softhsm/libsofthsm2.so");
 	ck_assert_str_eq(c.log, "syslog");
 	ck_assert_ptr_null(c.user);
-	ck_assert_int_eq(c.keys[0].prehashed, ENC_PREHASHED_DENY);
+	ck_assert_uint_eq(c.audit_checkpoint_records, 0); /* the library's defaults */
 	enc_config_free(&c);
 }
 END_TEST
@@ -73,7 +80,14 @@ END_TEST
 static const struct {
 	const char *from, *to, *path;
 } bad[] = {
-	{"\"prehashed\": \"deny\"", "\"prehashed\": \"maybe\"", "$.keys[0]"},
+	/* prehashed moved to the policy: refused here with a pointer to it */
+	{"\"verify_signatures\": false", "\"prehashed\": \"deny\"", "$.keys[0]"},
+	{"\"policy\": \"/etc/warden/policy.json\",", "", "$"},
+	{"\"policy\": \"/etc/warden/policy.json\"", "\"policy\": \"policy.json\"", "$.policy"},
+	{"\"audit_key\": \"/etc/warden/audit.key\",", "", "$"},
+	{"\"checkpoint_records\": 500", "\"checkpoint_records\": 0", "$.audit.checkpoint_records"},
+	{"\"rotate_bytes\": 1048576", "\"rotate_bytes\": 10", "$.audit.rotate_bytes"},
+	{"\"checkpoint_seconds\": 30", "\"checkpoint_second\": 30", "$.audit"},
 	{"\"verify_signatures\": true", "\"verify_signatures\": 1", "$.keys[1]"},
 	{"\"max_clients\": 64", "\"max_clients\": 0", "$.max_clients"},
 	{"\"max_clients\": 64", "\"max_clients\": \"64\"", "$.max_clients"},

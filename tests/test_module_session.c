@@ -196,6 +196,7 @@ START_TEST(test_info_slot_and_token_are_padded)
 	ck_assert_int_eq(C_GetSlotInfo(WP11_SLOT_ID + 1, &si), CKR_SLOT_ID_INVALID);
 	ck_assert_int_eq(C_GetSlotInfo(WP11_SLOT_ID, &si), CKR_OK);
 	ck_assert(si.flags & CKF_TOKEN_PRESENT);
+	ck_assert(si.flags & CKF_REMOVABLE_DEVICE);
 	ck_assert(!(si.flags & CKF_HW_SLOT));
 	ck_assert(padded(si.slotDescription, sizeof(si.slotDescription), "Warden enclave"));
 	ck_assert_int_eq(C_GetTokenInfo(WP11_SLOT_ID, &ti), CKR_OK);
@@ -230,6 +231,8 @@ START_TEST(test_token_absent_when_enclave_is_down)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(C_GetSlotInfo(WP11_SLOT_ID, &si), CKR_OK);
 	ck_assert(!(si.flags & CKF_TOKEN_PRESENT));
+	/* no token: the slot must say it is removable (PKCS#11 2.40 §3.2) */
+	ck_assert(si.flags & CKF_REMOVABLE_DEVICE);
 	ck_assert_int_eq(C_GetTokenInfo(WP11_SLOT_ID, &ti), CKR_TOKEN_NOT_PRESENT);
 	ck_assert_int_eq(C_OpenSession(WP11_SLOT_ID, CKF_SERIAL_SESSION, NULL, NULL, &h),
 			 CKR_TOKEN_NOT_PRESENT);

@@ -58,6 +58,8 @@ struct pb_thread {
 	CK_ULONG sig_len;
 	uint64_t end_ns;
 	int setup_ok;
+	uint8_t *data;      /* --unique-at: this thread's copy of the data */
+	uint64_t unique;    /* --unique-at: next number (thread index in the top bits) */
 };
 
 static uint64_t pb_now_ns(void)
@@ -204,6 +206,7 @@ __attribute__((warn_unused_result)) static CK_RV pb_sign_once(struct pb_run *r,
 							      CK_SESSION_HANDLE s,
 							      CK_OBJECT_HANDLE key,
 							      EVP_MD_CTX *mdctx,
+							      struct pb_thread *t,
 							      CK_ULONG *out_sig_len)
 {
 	const struct pb_mech *m = r->o->mech;
@@ -215,6 +218,12 @@ __attribute__((warn_unused_result)) static CK_RV pb_sign_once(struct pb_run *r,
 	CK_ULONG data_len = r->data_len, sig_len = sizeof(sig);
 	CK_RV rv;
 
+	if (t->data != NULL) {
+		uint64_t u = t->unique++;
+		for (int i = 0; i < 8; i++)
+			t->data[r->o->unique_at + i] = (uint8_t)(u >> (56 - 8 * i));
+		data = t->data;
+	}
 	if (m->pss_hash != 0) {
 		mech.pParameter = &pss;
 		mech.ulParameterLen = sizeof(pss);
@@ -226,7 +235,7 @@ __attribute__((warn_unused_result)) static CK_RV pb_sign_once(struct pb_run *r,
 
 		memcpy(in, h->prefix, off);
 		if (EVP_DigestInit_ex2(mdctx, r->md, NULL) != 1 ||
-		    EVP_DigestUpdate(mdctx, r->data, r->data_len) != 1 ||
+		    EVP_DigestUpdate(mdctx, data, r->data_len) != 1 ||
 		    EVP_DigestFinal_ex(mdctx, in + off, &dlen) != 1)
 			return CKR_GENERAL_ERROR;
 		data = in;
@@ -257,6 +266,11 @@ static void *pb_thread_main(void *arg)
 	if (rv == CKR_OK)
 		rv = pb_find_key(r->o, r->f, s, &key);
 	mdctx = EVP_MD_CTX_new();
+	if (r->o->unique_at >= 0 && (size_t)r->o->unique_at + 8 <= r->data_len &&
+	    (t->data = malloc(r->data_len)) != NULL)
+		memcpy(t->data, r->data, r->data_len);
+	else if (r->o->unique_at >= 0)
+		rv = CKR_ARGUMENTS_BAD;
 	t->lat_ns = malloc(PB_LAT_INITIAL * sizeof(*t->lat_ns));
 	t->cap_lat = t->lat_ns != NULL ? PB_LAT_INITIAL : 0;
 	if (rv != CKR_OK || mdctx == NULL || t->lat_ns == NULL) {
@@ -275,7 +289,7 @@ static void *pb_thread_main(void *arg)
 	if (!t->setup_ok || atomic_load(&r->setup_failed))
 		goto wait_start;
 	while (pb_now_ns() < r->warm_end_ns) {
-		rv = pb_sign_once(r, s, key, mdctx, &sig_len);
+		rv = pb_sign_once(r, s, key, mdctx, t, &sig_len);
 		if (rv != CKR_OK) {
 			t->errors++;
 			if (t->first_error == CKR_OK)
@@ -295,7 +309,7 @@ wait_start:
 		if (r->deadline_ns == 0 ? done >= t->quota : pb_now_ns() >= r->deadline_ns)
 			break;
 		t0 = pb_now_ns();
-		rv = pb_sign_once(r, s, key, mdctx, &sig_len);
+		rv = pb_sign_once(r, s, key, mdctx, t, &sig_len);
 		t1 = pb_now_ns();
 		done++;
 		if (rv != CKR_OK) {
@@ -316,6 +330,8 @@ wait_start:
 out:
 	t->end_ns = pb_now_ns();
 	EVP_MD_CTX_free(mdctx);
+	free(t->data);
+	t->data = NULL;
 	if (s != CK_INVALID_HANDLE)
 		(void)r->f->C_CloseSession(s);
 	return NULL;
@@ -364,6 +380,9 @@ __attribute__((warn_unused_result)) static int pb_run_threads(struct pb_run *r)
 	}
 	for (i = 0; i < o->threads; i++) {
 		th[i].run = r;
+		/* distinct per thread, and across runs of the same key (the clock moves by
+		 * far more nanoseconds between runs than a run signs) */
+		th[i].unique = ((uint64_t)i << 56) | (pb_now_ns() & ((1ull << 56) - 1));
 		th[i].quota = o->count / (unsigned long)o->threads +
 			      ((unsigned long)i < o->count % (unsigned long)o->threads);
 		if (pthread_create(&th[i].tid, NULL, pb_thread_main, &th[i]) != 0) {
@@ -440,6 +459,8 @@ int main(int argc, char **argv)
 {
 	static struct pb_opts o;
 	struct pb_run r = { 0 };
+
+	o.unique_at = -1;
 	CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
 	CK_C_GetFunctionList get_list;
 	CK_SESSION_HANDLE login_s = CK_INVALID_HANDLE;

@@ -86,6 +86,9 @@ struct pb_opts {
 	const char *data_file;
 	const char *tag;
 	long peer_pid; /* --peer-pid: also report this process's CPU per signature */
+	/* --unique-at OFF: every signature writes a distinct 8-byte number at data[OFF]
+	 * (a certificate serial: a signer that refuses serial reuse signs each); -1: none. */
+	long unique_at;
 };
 
 /* The name of a PKCS#11 return value (a few common ones; else "CKR_other"). */

@@ -75,6 +75,8 @@ void pb_usage(FILE *f)
 		"                [--data-size N | --data-file F] [--tag TEXT] [--peer-pid PID]\n"
 		"Measures C_SignInit+C_Sign throughput and latency; one key=value line per run.\n"
 		"--peer-pid P: also report the CPU time process P (the enclave) spent per signature.\n"
+		"--unique-at OFF: write a distinct 8-byte number at byte OFF of the data for every\n"
+		"  signature (e.g. the low bytes of a TBS serial, for signers that refuse reuse).\n"
 		"--prehash H: hash the data in the client (timed) and pass the digest\n"
 		"             (a DigestInfo for CKM_RSA_PKCS): for modules without CKM_ECDSA_SHA*.\n"
 		"defaults: --threads 1 --seconds %.0f --warmup %.1f --data-size %u\n",
@@ -171,6 +173,7 @@ int pb_parse_args(int argc, char **argv,
 		{ "data-file", required_argument, NULL, 'f' },
 		{ "tag", required_argument, NULL, 'T' },
 		{ "peer-pid", required_argument, NULL, 'R' },
+		{ "unique-at", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -252,6 +255,11 @@ int pb_parse_args(int argc, char **argv,
 			if (pb_parse_ulong(optarg, 1, LONG_MAX, &v) != 0)
 				goto bad;
 			o->peer_pid = (long)v;
+			break;
+		case 'U':
+			if (pb_parse_ulong(optarg, 0, PB_MAX_DATA_LEN, &v) != 0)
+				goto bad;
+			o->unique_at = (long)v;
 			break;
 		case 'h': pb_usage(stdout); exit(0);
 		default: goto bad;

@@ -90,7 +90,14 @@ assert b["token_label"] == "warden" and b["pin_file"] == d + "/backend.pin"
 assert b["environment"] == {"SOFTHSM2_CONF": d + "/softhsm2.conf"}
 assert b["paths"] == [d + "/tokens"]
 assert c["keys"] == [{"label": "ca", "certificate": d + "/ca.pem",
-                      "prehashed": "deny", "verify_signatures": False}], c["keys"]
+                      "verify_signatures": False}], c["keys"]
+assert c["policy"] == d + "/policy.json" and c["audit_key"] == d + "/audit.key"
+# warden_setup keeps init's starter policy as policy.starter.json (policy.json: the test one)
+sp = d + "/policy.starter.json"
+p = json.load(open(sp if os.path.exists(sp) else d + "/policy.json"))
+assert p["signingKeys"] == {"ca": {"prehashed": "deny", "sign": ["certificate", "crl", "ocsp"]}}, p
+assert os.stat(d + "/audit.key").st_mode & 0o777 == 0o600
+assert os.path.exists(d + "/audit/audit.pub")
 PY
 	check "module_conf_$key" grep -qx "socket = $d/enclave.sock" "$d/module.conf"
 	check "softhsm_conf_$key" grep -qx "directories.tokendir = $d/tokens" "$d/softhsm2.conf"

@@ -95,8 +95,10 @@ expected_mechs() { # KEY PREHASHED(0/1)
 	rsa*) printf '%s\n' SHA256-RSA-PKCS SHA384-RSA-PKCS SHA512-RSA-PKCS \
 		SHA256-RSA-PKCS-PSS SHA384-RSA-PKCS-PSS SHA512-RSA-PKCS-PSS
 		[ "$2" = 1 ] && printf '%s\n' RSA-PKCS RSA-PKCS-PSS ;;
-	p256|p384) printf '%s\n' ECDSA-SHA256 ECDSA-SHA384 ECDSA-SHA512
-		[ "$2" = 1 ] && echo ECDSA ;;
+	# ECDSA pairs the hash with the curve (the policy refuses P-256 with SHA-384...),
+	# and the enclave lists only what its policy can allow.
+	p256) echo ECDSA-SHA256; [ "$2" = 1 ] && echo ECDSA ;;
+	p384) echo ECDSA-SHA384; [ "$2" = 1 ] && echo ECDSA ;;
 	ed25519) echo EDDSA ;;
 	esac | sort
 }
@@ -119,7 +121,7 @@ sign_all() {
 		fi
 		[ "$pre" = 1 ] && mechs=$(echo "$mechs" | grep -E '^(RSA-PKCS|RSA-PKCS-PSS|ECDSA)$')
 	else
-		mechs=$(expected_mechs "$key" "$pre" | grep -v '^ECDSA-SHA')
+		mechs=$(expected_mechs "$key" "$pre" | grep -v '^ECDSA')
 		[ "${key#p}" != "$key" ] && mechs="$mechs ECDSA"
 	fi
 	for m in $mechs; do

@@ -38,14 +38,16 @@ else fail sigterm_with_idle_client_exits_zero "exit $rc after ${ms}ms"; fi
 grep -q 'info: stopped' "$D/enclave.log" && pass sigterm_logs_stopped ||
 	fail sigterm_logs_stopped "no 'stopped' in the log"
 
-# Restart: the PIN lock is durable (state_dir/pin-state), tickets are not.
+# Restart: the PIN lock is durable (rebuilt from the audit log), tickets are not.
 mv "$D/enclave.log" "$D/enclave.log.1"
 if ! warden_start "$D"; then fail restart "the enclave did not restart"; exit 1; fi
 $SYS_PYTHON "$HERE/enclave_protocol.py" "$D" locked || T_FAILS=$((T_FAILS + 1))
 
-# Unlock (state file reset by hand, as an operator would) and flood + SIGTERM.
+# Unlock: the count lives in the audit log, so this operator starts a new log (the old
+# one is kept aside; there is no unlock command yet), then flood + SIGTERM.
 warden_stop
-echo "failures=0" >"$D/state/pin-state"
+mv "$D/audit" "$D/audit.locked" && mkdir -m 0700 "$D/audit" &&
+	cp "$D/audit.locked/audit.pub" "$D/audit/"
 mv "$D/enclave.log" "$D/enclave.log.2"
 if ! warden_start "$D"; then fail restart2 "the enclave did not restart"; exit 1; fi
 $SYS_PYTHON "$HERE/enclave_protocol.py" "$D" flood >"$T_TMP/flood.out" 2>&1 &

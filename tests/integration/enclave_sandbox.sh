@@ -6,7 +6,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 SIGSYS_STATUS=$((128 + 31))
 
-# set_json FILE PY-EXPR...: edits enclave.json (c is the parsed config).
+# set_json FILE PY-EXPR...: edits enclave.json or policy.json (c is the parsed JSON), in
+# place (the sandboxed enclave may read only the policy file it started with).
 set_json() {
 	local f=$1; shift
 	$SYS_PYTHON - "$f" "$@" <<'PY'
@@ -15,7 +16,8 @@ p = sys.argv[1]
 c = json.load(open(p))
 for e in sys.argv[2:]:
     exec(e)
-json.dump(c, open(p, "w"), indent=2)
+with open(p, "w") as f:
+    json.dump(c, f, indent=2)
 PY
 }
 
@@ -35,8 +37,8 @@ expect_status() { # name want got
 for key in rsa2048 p256 p384 ed25519; do
 	D=$T_TMP/$key
 	if ! warden_setup "$D" "$key"; then fail "setup_$key" "warden-admin init failed"; continue; fi
-	set_json "$D/enclave.json" 'c["keys"][0]["prehashed"] = "audit"' \
-		'c["keys"][0]["verify_signatures"] = True'
+	set_json "$D/enclave.json" 'c["keys"][0]["verify_signatures"] = True'
+	set_json "$D/policy.json" 'c["signingKeys"]["*"]["prehashed"] = "audit"'
 	expect_status "sandboxed_sign_every_mechanism_$key" 0 "$(selftest "$D" sign)"
 done
 
@@ -88,7 +90,35 @@ st, fl, t = login(s, b'${WARDEN_PIN:-1234}'); assert st == OK, st
 for m, d in ((CKM_ECDSA_SHA256, b'tbs'), (CKM_ECDSA, b'd' * 32)):
     r = sign(s, t, 0, m, d); assert r[0] == OK, r
 "; then pass running_signs_as_nobody; else fail running_signs_as_nobody; fi
+	# Stopped and continued (SIGSTOP/SIGCONT: a sleeping poll resumes through
+	# restart_syscall), it lives on and serves.
+	kill -STOP "$WARDEN_PID"; sleep 0.3; kill -CONT "$WARDEN_PID"; sleep 1.5
+	if kill -0 "$WARDEN_PID" 2>/dev/null && $SYS_PYTHON -c "
+import sys; sys.path.insert(0, '$TOP/tests/integration')
+from enclave_wire import *
+s = connect('$D/enclave.sock'); hello(s)
+st, fl, t = login(s, b'${WARDEN_PIN:-1234}'); assert st == OK, st
+r = sign(s, t, 0, CKM_ECDSA_SHA256, b'tbs'); assert r[0] == OK, r
+"; then pass stop_cont_survives_and_signs
+	else fail stop_cont_survives_and_signs "$(tail -n 3 "$D/enclave.log" | tr '\n' ' ')"; fi
+	# SIGHUP re-reads the policy inside the sandbox (the file written in place) ...
+	set_json "$D/policy.json" 'c["signingKeys"]["*"]["prehashed"] = "deny"'
+	if warden_reload "$D"; then pass sandboxed_sighup_reloads_policy
+	else fail sandboxed_sighup_reloads_policy "$(tail -n 3 "$D/enclave.log" | tr '\n' ' ')"; fi
+	# ... but not a file renamed over it (a new inode): the old policy stays, said why.
+	cp "$D/policy.json" "$D/policy.new" && mv "$D/policy.new" "$D/policy.json"
+	if ! warden_reload "$D" && grep -q 'the file was replaced' "$D/enclave.log" &&
+		kill -0 "$WARDEN_PID" 2>/dev/null
+	then pass sighup_renamed_policy_kept_old
+	else fail sighup_renamed_policy_kept_old "$(tail -n 3 "$D/enclave.log" | tr '\n' ' ')"; fi
 	warden_stop
+	"$BUILD/bin/warden-audit" verify "$D/audit" --pubkey "$D/audit/audit.pub" \
+		--checkpoint "$D/audit/checkpoint.txt" >"$T_TMP/verify.out" 2>&1 &&
+		pass audit_log_verifies_after_sandboxed_run ||
+		fail audit_log_verifies_after_sandboxed_run "$(tr '\n' ' ' <"$T_TMP/verify.out")"
+	"$BUILD/bin/warden-audit" show "$D/audit" | tail -n 2 | grep -q '"type":"shutdown"' &&
+		pass sigterm_writes_shutdown_and_checkpoint ||
+		fail sigterm_writes_shutdown_and_checkpoint "no shutdown record before the last checkpoint"
 else
 	fail running_daemon "did not start as nobody"
 fi
