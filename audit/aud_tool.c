@@ -4,7 +4,9 @@
  *   warden-audit verify LOGDIR [--pubkey FILE] [--checkpoint FILE]
  *   warden-audit show LOGDIR [--since T] [--until T] [--serial HEX] [--name SUBSTR]
  *                            [--key LABEL] [--decision allowed|refused] [--type TYPE]
- *   warden-audit reconcile LOGDIR --certs FILE|DIR [--pubkey FILE]
+ *   warden-audit show LOGDIR --revocations [--key LABEL] [--serial HEX]
+ *   warden-audit reconcile LOGDIR [--certs FILE|DIR] [--crls FILE|DIR] [--ocsp FILE|DIR]
+ *                          [--pubkey FILE]
  *                          [--policy POLICY.json [--ca CA.pem]...]
  *
  * See docs/man/warden-audit.1 and docs/audit-format.md.
@@ -24,7 +26,9 @@ static void usage(FILE *f)
 		   "       warden-audit show LOGDIR [--since T] [--until T] [--serial HEX]\n"
 		   "                         [--name SUBSTR] [--key LABEL]\n"
 		   "                         [--decision allowed|refused] [--type TYPE]\n"
-		   "       warden-audit reconcile LOGDIR --certs FILE|DIR [--pubkey FILE]\n"
+		   "       warden-audit show LOGDIR --revocations [--key LABEL] [--serial HEX]\n"
+		   "       warden-audit reconcile LOGDIR [--certs FILE|DIR] [--crls FILE|DIR]\n"
+		   "                         [--ocsp FILE|DIR] [--pubkey FILE]\n"
 		   "                         [--policy POLICY.json [--ca CA.pem]...]\n"
 		   "T is YYYY-MM-DDTHH:MM:SSZ or seconds since the epoch.\n"
 		   "exit: 0 all verified, 1 verification failed, 2 usage or I/O error\n");

@@ -25,6 +25,9 @@ void tool_hex(FILE *f, const uint8_t *p, size_t len);
 int tool_parse_time(const char *s, int64_t *out);
 
 int tool_show(int argc, char **argv);
+/* show --revocations (aud_tool_revlist.c): key / serial filter when not NULL. */
+int tool_show_revocations(const char *dir, const char *key, const uint8_t *serial,
+			  size_t serial_len);
 int tool_reconcile(int argc, char **argv);
 
 #endif

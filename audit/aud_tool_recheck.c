@@ -26,14 +26,8 @@
 #include <openssl/x509v3.h>
 
 #include "aud_tool_recon.h"
-#include "policy.h"
 
-struct ca_view {
-	uint8_t *subject, *spki;
-	struct pol_ca_info info;
-};
-
-static void ca_view_free(struct ca_view *v)
+void recon_ca_view_free(struct recon_ca_view *v)
 {
 	OPENSSL_free(v->subject);
 	OPENSSL_free(v->spki);
@@ -53,7 +47,7 @@ static int64_t asn1_time_s(const ASN1_TIME *t, bool *ok)
 
 /* What the enclave knows about a key, from its CA certificate (as enclave/admin_policy.c
  * builds it for `warden-admin policy test`). */
-static bool ca_view_make(X509 *ca, const char *label, struct ca_view *v)
+bool recon_ca_view_make(X509 *ca, const char *label, struct recon_ca_view *v)
 {
 	EVP_PKEY *k = X509_get0_pubkey(ca);
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca);
@@ -119,7 +113,7 @@ static X509 *pick_ca(const struct recon *r, const struct recon_cert *c)
 	return rk != NULL ? rk->ca : NULL;
 }
 
-static enum pol_hash hash_by_name(const char *name, unsigned digest_len)
+enum pol_hash recon_hash_by_name(const char *name, unsigned digest_len)
 {
 	if (strcmp(name, "sha256") == 0)
 		return POL_HASH_SHA256;
@@ -146,13 +140,13 @@ static unsigned long mgf_of_hash(enum pol_hash h)
 	       : 0;
 }
 
-static bool is_raw(unsigned long m)
+bool recon_is_raw(unsigned long m)
 {
 	return m == POL_CKM_RSA_PKCS || m == POL_CKM_RSA_PKCS_PSS || m == POL_CKM_ECDSA;
 }
 
 /* The full-data mechanism for a raw one and a digest hash; 0 if none. */
-static unsigned long full_of_raw(unsigned long raw, enum pol_hash h)
+unsigned long recon_full_of_raw(unsigned long raw, enum pol_hash h)
 {
 	static const struct {
 		unsigned long raw;
@@ -176,8 +170,8 @@ static unsigned long full_of_raw(unsigned long raw, enum pol_hash h)
 	return 0;
 }
 
-/* The full-data mechanism a client would pick for the TBS's signature algorithm. */
-static unsigned long mech_of_facts(const struct pol_cert_facts *f)
+/* The full-data mechanism a client would pick for a signature algorithm. */
+unsigned long recon_mech_of_alg(const struct pol_algid *f)
 {
 	static const struct {
 		enum pol_sigalg alg;
@@ -192,12 +186,12 @@ static unsigned long mech_of_facts(const struct pol_cert_facts *f)
 		{POL_SIG_ED25519, POL_CKM_EDDSA},
 	};
 
-	if (f->sig.alg == POL_SIG_RSA_PSS)
-		return f->sig.pss_hash == POL_HASH_SHA384   ? POL_CKM_SHA384_RSA_PKCS_PSS
-		       : f->sig.pss_hash == POL_HASH_SHA512 ? POL_CKM_SHA512_RSA_PKCS_PSS
+	if (f->alg == POL_SIG_RSA_PSS)
+		return f->pss_hash == POL_HASH_SHA384   ? POL_CKM_SHA384_RSA_PKCS_PSS
+		       : f->pss_hash == POL_HASH_SHA512 ? POL_CKM_SHA512_RSA_PKCS_PSS
 							    : POL_CKM_SHA256_RSA_PKCS_PSS;
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (map[i].alg == f->sig.alg)
+		if (map[i].alg == f->alg)
 			return map[i].mech;
 	return 0;
 }
@@ -232,7 +226,7 @@ static bool recheck_one(struct recheck *k, const struct recon_cert *c)
 {
 	const uint8_t *tbs = c->der + c->tbs_off;
 	X509 *ca = pick_ca(k->r, c);
-	struct ca_view v;
+	struct recon_ca_view v;
 	struct pol_request req;
 	struct der_err e;
 	enum pol_hash h;
@@ -243,15 +237,15 @@ static bool recheck_one(struct recheck *k, const struct recon_cert *c)
 				   "ca_cert in the log's ca_key entry)");
 		return false;
 	}
-	if (!ca_view_make(ca, c->key, &v)) {
+	if (!recon_ca_view_make(ca, c->key, &v)) {
 		print_unchecked(c, "the CA certificate's facts cannot be read");
-		ca_view_free(&v);
+		recon_ca_view_free(&v);
 		return false;
 	}
 	memset(&req, 0, sizeof req);
 	have_facts = pol_cert_facts(tbs, c->tbs_len, k->facts, &e);
 	req.mechanism = c->has_mech ? (unsigned long)c->mech
-				    : have_facts ? mech_of_facts(k->facts) : 0;
+				    : have_facts ? recon_mech_of_alg(&k->facts->sig) : 0;
 	if (c->prehashed && !c->has_mech && have_facts) {
 		/* An old record without a mechanism: the raw form of the TBS's algorithm. */
 		unsigned long m = req.mechanism;
@@ -277,8 +271,8 @@ static bool recheck_one(struct recheck *k, const struct recon_cert *c)
 			print_refusal("REFUSED", c, "raw-digest request", k->d);
 			goto out;
 		}
-		h = hash_by_name(c->prehash_alg, c->digest_len);
-		req.mechanism = is_raw(req.mechanism) ? full_of_raw(req.mechanism, h) : 0;
+		h = recon_hash_by_name(c->prehash_alg, c->digest_len);
+		req.mechanism = recon_is_raw(req.mechanism) ? recon_full_of_raw(req.mechanism, h) : 0;
 		if (req.mechanism == 0) {
 			print_unchecked(c, "no full-data mechanism matches the raw mechanism and "
 					   "digest of the record");
@@ -317,7 +311,7 @@ static bool recheck_one(struct recheck *k, const struct recon_cert *c)
 internal:
 	print_unchecked(c, "the policy engine refused the call");
 out:
-	ca_view_free(&v);
+	recon_ca_view_free(&v);
 	return ok;
 }
 
@@ -333,7 +327,7 @@ static int by_seq(const void *a, const void *b)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
-static char *read_policy(const char *path, size_t *len)
+char *recon_read_policy(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -360,7 +354,7 @@ int recon_recheck(struct recon *r, const char *policy_path, size_t *out_bad)
 	struct pol_psl *psl = NULL;
 	struct pol_policy *pol = NULL;
 	size_t *order = NULL, n = 0, len;
-	char *json = read_policy(policy_path, &len);
+	char *json = recon_read_policy(policy_path, &len);
 	int ret = AUD_EXIT_USAGE;
 
 	*out_bad = 0;

@@ -8,6 +8,7 @@
  * --policy, each matched certificate is evaluated again against that policy
  * (aud_tool_recheck.c).  One pass over the log; memory is the certificate list.
  * Allowed records that a RECOVERY record lists as refused to their caller do not count.
+ * --crls / --ocsp take CRLs and OCSP responses the same way (aud_tool_revoc.c).
  */
 #include <dirent.h>
 #include <getopt.h>
@@ -235,6 +236,9 @@ static int recon_cb(void *ctx, const struct aud_rec *rec)
 	bool has_key = aud_body_find(rec->body, rec->body_len, AUD_F_KEY, &key) &&
 		       key.len < RECON_MAX_LABEL;
 
+	recon_revs_match(r, rec, aud_field_uint(&dec) == 1, has_h ? &h : NULL,
+			 has_pre ? &pre : NULL, has_key ? &key : NULL);
+
 	/* A linear pass over the certificates per sign record would be slow for big sets;
 	 * certificates are few next to records in practice, and each check is a memcmp. */
 	for (size_t i = 0; i < r->num; i++) {
@@ -263,7 +267,7 @@ static int recon_cb(void *ctx, const struct aud_rec *rec)
 	return 0;
 }
 
-static bool seq_refused(const struct recon *r, uint64_t seq)
+bool recon_seq_refused(const struct recon *r, uint64_t seq)
 {
 	for (size_t i = 0; i < r->num_refused; i++)
 		if (seq >= r->refused[i].from && seq <= r->refused[i].to)
@@ -310,15 +314,17 @@ int tool_reconcile(int argc, char **argv)
 		{"pubkey", required_argument, NULL, 'p'},
 		{"policy", required_argument, NULL, 'P'},
 		{"ca", required_argument, NULL, 'C'},
+		{"crls", required_argument, NULL, 'R'},
+		{"ocsp", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	struct recon r = {0};
-	const char *certs = NULL, *pubfile = NULL, *policy = NULL;
+	const char *certs = NULL, *pubfile = NULL, *policy = NULL, *crls = NULL, *ocsp = NULL;
 	struct aud_scan_opts o = {0};
 	struct aud_scan_result *res = malloc(sizeof *res);
 	uint8_t pub[AUD_ED25519_LEN];
 	char name[AUD_ORIGIN_MAX];
-	size_t bad = 0, refused = 0;
+	size_t bad = 0, refused = 0, rv_bad = 0, rv_refused = 0;
 	int c, have_key, ret = AUD_EXIT_USAGE;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -328,22 +334,29 @@ int tool_reconcile(int argc, char **argv)
 			pubfile = optarg;
 		else if (c == 'P')
 			policy = optarg;
+		else if (c == 'R')
+			crls = optarg;
+		else if (c == 'O')
+			ocsp = optarg;
 		else if (c == 'C') {
 			if (load_ca_opt(&r, optarg) != 0)
 				goto out;
 		} else
 			goto usage;
 	}
-	if (optind + 1 != argc || certs == NULL || res == NULL ||
+	if (optind + 1 != argc || (certs == NULL && crls == NULL && ocsp == NULL) || res == NULL ||
 	    (r.num_cas > 0 && policy == NULL))
 		goto usage;
 	o.dir = argv[optind];
 	if ((have_key = tool_load_pubkey(o.dir, pubfile, pub, name, 1)) < 0)
 		goto out;
-	if (load_certs(&r, certs) != 0 || r.num == 0) {
+	if (certs != NULL && (load_certs(&r, certs) != 0 || r.num == 0)) {
 		fprintf(stderr, "warden-audit: %s: could not read certificates\n", certs);
 		goto out;
 	}
+	if ((crls != NULL && recon_revs_load(&r, crls, POL_KIND_TBS_CRL) != 0) ||
+	    (ocsp != NULL && recon_revs_load(&r, ocsp, POL_KIND_OCSP_RESPONSE) != 0))
+		goto out;
 	o.pubkey = have_key ? pub : NULL;
 	o.cb = recon_cb;
 	o.cb_ctx = &r;
@@ -357,7 +370,7 @@ int tool_reconcile(int argc, char **argv)
 		const struct recon_key *rk;
 		EVP_PKEY *k = NULL;
 
-		if (ce->matched && seq_refused(&r, ce->seq))
+		if (ce->matched && recon_seq_refused(&r, ce->seq))
 			ce->matched = false;
 		if (ce->matched && (rk = recon_key_find(&r, ce->key)) != NULL)
 			k = rk->pub;
@@ -382,21 +395,39 @@ int tool_reconcile(int argc, char **argv)
 			       k != NULL ? ", signature checked" : ", key not in the log");
 		}
 	}
-	if (policy != NULL) {
+	rv_bad = recon_revs_report(&r);
+	if (policy != NULL && r.num > 0) {
 		ret = recon_recheck(&r, policy, &refused);
 		if (ret != AUD_EXIT_OK)
 			goto out;
 	}
-	printf("%zu certificates, %zu not accounted for", r.num, bad);
-	if (policy != NULL)
-		printf(", %zu refused or not checkable under %s\n", refused, policy);
-	else
-		printf("; policy re-check: not asked (--policy FILE)\n");
-	ret = bad == 0 && refused == 0 ? AUD_EXIT_OK : AUD_EXIT_FAIL;
+	if (policy != NULL && r.num_rv > 0) {
+		ret = recon_revs_recheck(&r, &o, policy, &rv_refused);
+		if (ret != AUD_EXIT_OK)
+			goto out;
+	}
+	if (certs != NULL) {
+		printf("%zu certificates, %zu not accounted for", r.num, bad);
+		if (policy != NULL)
+			printf(", %zu refused or not checkable under %s\n", refused, policy);
+		else
+			printf("; policy re-check: not asked (--policy FILE)\n");
+	}
+	if (r.num_rv > 0) {
+		printf("%zu CRLs and OCSP responses, %zu not accounted for", r.num_rv, rv_bad);
+		if (policy != NULL)
+			printf(", %zu refused or not checkable under %s\n", rv_refused, policy);
+		else
+			printf("; policy re-check: not asked (--policy FILE)\n");
+	}
+	ret = bad == 0 && refused == 0 && rv_bad == 0 && rv_refused == 0 ? AUD_EXIT_OK
+									 : AUD_EXIT_FAIL;
 	goto out;
 usage:
-	fprintf(stderr, "usage: warden-audit reconcile LOGDIR --certs FILE|DIR [--pubkey FILE]\n"
-			"                 [--policy POLICY.json [--ca CA.pem]...]\n");
+	fprintf(stderr, "usage: warden-audit reconcile LOGDIR [--certs FILE|DIR] [--crls FILE|DIR]\n"
+			"                 [--ocsp FILE|DIR] [--pubkey FILE]\n"
+			"                 [--policy POLICY.json [--ca CA.pem]...]\n"
+			"(at least one of --certs, --crls, --ocsp)\n");
 out:
 	for (size_t i = 0; i < r.num; i++) {
 		X509_free(r.c[i].x);
@@ -409,6 +440,7 @@ out:
 	}
 	for (size_t i = 0; i < r.num_cas; i++)
 		X509_free(r.cas[i]);
+	recon_revs_free(&r);
 	free(r.c);
 	free(res);
 	return ret;

@@ -240,8 +240,10 @@ int tool_show(int argc, char **argv)
 		{"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
 		{"serial", required_argument, NULL, 'n'}, {"name", required_argument, NULL, 'N'},
 		{"key", required_argument, NULL, 'k'},	  {"decision", required_argument, NULL, 'd'},
-		{"type", required_argument, NULL, 't'},	  {NULL, 0, NULL, 0},
+		{"type", required_argument, NULL, 't'},	  {"revocations", no_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
+	bool revocations = false;
 	struct show s = {.decision = -1, .type = -1};
 	struct aud_scan_opts o = {0};
 	struct aud_scan_result *res = malloc(sizeof *res);
@@ -266,6 +268,9 @@ int tool_show(int argc, char **argv)
 			break;
 		case 'N':
 			s.name = optarg;
+			break;
+		case 'r':
+			revocations = true;
 			break;
 		case 'k':
 			s.key = optarg;
@@ -292,6 +297,14 @@ int tool_show(int argc, char **argv)
 	if (optind + 1 != argc || res == NULL)
 		goto usage;
 	o.dir = argv[optind];
+	if (revocations) {
+		/* Revocations have their own filters: --key and --serial only. */
+		if (s.has_since || s.has_until || s.name != NULL || s.decision >= 0 || s.type >= 0)
+			goto usage;
+		free(res);
+		return tool_show_revocations(o.dir, s.key, s.has_serial ? s.serial : NULL,
+					     s.serial_len);
+	}
 	o.cb = show_cb;
 	o.cb_ctx = &s;
 	if (aud_scan(&o, res) != AUD_V_OK) {
@@ -306,6 +319,7 @@ int tool_show(int argc, char **argv)
 usage:
 	free(res);
 	fprintf(stderr, "usage: warden-audit show LOGDIR [--since T] [--until T] [--serial HEX] "
-			"[--name SUBSTR] [--key LABEL] [--decision allowed|refused] [--type TYPE]\n");
+			"[--name SUBSTR] [--key LABEL] [--decision allowed|refused] [--type TYPE]\n"
+			"       warden-audit show LOGDIR --revocations [--key LABEL] [--serial HEX]\n");
 	return AUD_EXIT_USAGE;
 }

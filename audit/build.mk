@@ -11,7 +11,8 @@ $(AUDIT_LIB): $(AUDIT_OBJS)
 	$(AR) rcs $@ $^
 
 AUDIT_TOOL_OBJS := $(OBJ)/audit/aud_tool.o $(OBJ)/audit/aud_tool_show.o \
-	$(OBJ)/audit/aud_tool_reconcile.o $(OBJ)/audit/aud_tool_recheck.o
+	$(OBJ)/audit/aud_tool_reconcile.o $(OBJ)/audit/aud_tool_recheck.o \
+	$(OBJ)/audit/aud_tool_revoc.o $(OBJ)/audit/aud_tool_revcheck.o $(OBJ)/audit/aud_tool_revlist.o
 
 # reconcile --policy evaluates with the policy engine (policy-engine/build.mk comes first).
 $(BIN)/warden-audit: $(AUDIT_TOOL_OBJS) $(AUDIT_LIB) $(POLICY_LIB)
@@ -58,3 +59,12 @@ $(FUZZ_BIN)/fuzz_audit_record: $(AUDIT_FUZZ_OBJS)
 $(FUZZ_BIN)/fuzz_audit_record: FUZZ_LIBS := -lcrypto
 $(FUZZ_BIN)/fuzz_audit_checkpoint: $(AUDIT_FUZZ_OBJS)
 $(FUZZ_BIN)/fuzz_audit_checkpoint: FUZZ_LIBS := -lcrypto
+
+# show --revocations and reconcile --crls / --ocsp [--policy], end to end.
+$(OBJ)/tests/test_audit_reconcile_rev.o: CFLAGS += -DAUD_TEST_TOOL='"$(CURDIR)/$(BIN)/warden-audit"'
+$(TBIN)/test_audit_reconcile_rev: $(OBJ)/tests/test_audit_reconcile_rev.o $(POLICY_TEST_UTIL) \
+	$(AUDIT_LIB) $(POLICY_LIB) | $(BIN)/warden-audit
+$(TBIN)/test_audit_reconcile_rev: TEST_LIBS := $(AUDIT_LIB) $(POLICY_LIB) $(AUDIT_LIBS) \
+	$(POLICY_RULES_LIBS)
+UNIT_TESTS += $(TBIN)/test_audit_reconcile_rev
+.SECONDARY: $(OBJ)/tests/test_audit_reconcile_rev.o
