@@ -137,5 +137,33 @@ for line in sys.stdin:
 	check "$key log verifies --checkpoint" audit_verify "$d" --checkpoint
 	check "$key issued certificates reconcile with the log" \
 		"$WARDEN_AUDIT" reconcile "$d/audit" --certs "$T_TMP/$key-issued"
+	# The tooling half of issue 5 §3: the log lists its revocations, and the CRLs that
+	# left the enclave reconcile with their records and with the replayed state.
+	"$WARDEN_AUDIT" show "$d/audit" --revocations >"$T_TMP/$key-revs.json" 2>&1
+	check "$key show --revocations lists S" grep -qi "\"serial\": *\"${S}\"" "$T_TMP/$key-revs.json"
+	check "$key show --revocations lists U" grep -qi "\"serial\": *\"${U}\"" "$T_TMP/$key-revs.json"
+	mkdir -p "$T_TMP/$key-crls"
+	cp "$T_TMP/$key-crl1.pem" "$T_TMP/$key-crl3.pem" "$T_TMP/$key-crls/"
+	check "$key signed CRLs reconcile, and pass the policy against the replayed state" \
+		"$WARDEN_AUDIT" reconcile "$d/audit" --crls "$T_TMP/$key-crls" --policy "$d/policy.json"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Other" \
+		-keyout "$T_TMP/$key-other.key" -out "$T_TMP/$key-other.pem" -days 2 2>/dev/null
+	printf 'unique_subject = no\n' >"$T_TMP/$key-idx.attr"
+	: >"$T_TMP/$key-idx"
+	cat >"$T_TMP/$key-other.cnf" <<CNF
+[ca]
+default_ca = o
+[o]
+database = $T_TMP/$key-idx
+default_md = sha256
+default_crl_days = 1
+CNF
+	openssl ca -config "$T_TMP/$key-other.cnf" -gencrl -keyfile "$T_TMP/$key-other.key" \
+		-cert "$T_TMP/$key-other.pem" -out "$T_TMP/$key-unseen.pem" 2>/dev/null
+	"$WARDEN_AUDIT" reconcile "$d/audit" --crls "$T_TMP/$key-unseen.pem" >"$T_TMP/$key-unseen.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q UNSEEN "$T_TMP/$key-unseen.out"; then
+		pass "$key a CRL the log never saw is listed UNSEEN"
+	else fail "$key a CRL the log never saw is listed UNSEEN" "exit $rc: $(tr '\n' ' ' <"$T_TMP/$key-unseen.out")"; fi
 done
 t_done
