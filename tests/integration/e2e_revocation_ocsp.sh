@@ -83,5 +83,15 @@ for key in rsa2048 p256; do
 	check "$key log verifies --checkpoint" audit_verify "$d" --checkpoint
 	check "$key issued certificates reconcile with the log" \
 		"$WARDEN_AUDIT" reconcile "$d/audit" --certs "$T_TMP/$key-issued"
+	# Issue 5 §3 tooling: the signed responses reconcile with their records and pass the
+	# policy against the revocation state replayed up to each of them; U's revocation
+	# (first learned from OCSP) is listed.
+	mkdir -p "$T_TMP/$key-ocsp"
+	cp "$T_TMP/$key-o3.der" "$T_TMP/$key-o4.der" "$T_TMP/$key-o6.der" "$T_TMP/$key-o7.der" \
+		"$T_TMP/$key-ocsp/"
+	check "$key signed OCSP responses reconcile, and pass the policy against the replayed state" \
+		"$WARDEN_AUDIT" reconcile "$d/audit" --ocsp "$T_TMP/$key-ocsp" --policy "$d/policy.json"
+	check "$key show --revocations lists U from OCSP" bash -c \
+		"'$WARDEN_AUDIT' show '$d/audit' --revocations | grep -i '\"serial\": *\"$U\"' | grep -q ocsp"
 done
 t_done
