@@ -58,6 +58,11 @@ include pkcs11-module/build.mk
 
 all: $(ALL_TARGETS)
 
+# Fragments included after fuzz/build.mk add fuzz targets: list the prerequisites again
+# here, once every fragment has been read.
+fuzz-build: $(addprefix $(FUZZ_BIN)/,$(FUZZ_TARGETS))
+.SECONDARY: $(patsubst %,$(FUZZ_OBJ)/fuzz/%.o,$(FUZZ_TARGETS))
+
 deps-note:
 	@command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) check || \
 		{ echo "missing build dependencies: run 'scripts/install-deps' as root"; exit 1; }
