@@ -125,3 +125,9 @@ $(TBIN)/bench_policy_rev: $(OBJ)/tests/policy/bench_policy_rev.o $(REV_TEST_DEPS
 bench-policy-rev: $(TBIN)/bench_policy_rev
 	$(TBIN)/bench_policy_rev
 bench-policy: bench-policy-rev
+
+# The decoders of what the enclave replays from its audit log (pol_summary.c, pol_revoke.c).
+FUZZ_TARGETS += fuzz_pol_summary
+$(BUILD)/fuzz/bin/fuzz_pol_summary: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_RULES_OBJS) \
+	$(POLICY_OBJS))
+$(BUILD)/fuzz/bin/fuzz_pol_summary: FUZZ_LIBS := $(POLICY_RULES_LIBS)
