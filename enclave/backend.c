@@ -7,7 +7,10 @@
  *  - The idle pool holds sessions with no active operation.  A session whose sign
  *    failed is closed, never returned, so no half-finished operation is ever reused.
  *  - Object handles are found once (before the sandbox) and used from any session of
- *    the same application, which PKCS#11 allows for token objects.
+ *    the same application, which PKCS#11 allows for token and session objects.
+ *  - A key is signed with through a session-object copy made in login_session when the
+ *    backend allows it (sign_alias): same key, same attributes, still sensitive and
+ *    never extractable, gone when login_session closes.
  */
 #include "backend.h"
 
@@ -46,6 +49,9 @@ struct bk_ctx {
 
 struct bk_key {
 	CK_OBJECT_HANDLE priv;
+	/* What bk_sign_raw signs with: a session-object copy of priv (see sign_alias) or
+	 * priv itself. */
+	CK_OBJECT_HANDLE sign_with;
 	CK_KEY_TYPE type;
 	uint8_t *id;
 	size_t id_len;
@@ -401,6 +407,29 @@ static int find_public(struct bk_ctx *ctx, struct bk_key *key, const char *label
 	return public_from_object(ctx, key, key->priv);
 }
 
+/* SoftHSMv2 re-opens, locks and re-reads a token object's files on every C_SignInit
+ * (openat 2, fcntl 6, read 2, close 2, newfstatat 2 per signature); a session object
+ * lives in memory.  So the enclave signs with a session-object copy of the key
+ * (C_CopyObject with CKA_TOKEN false, in login_session, which stays open for the life
+ * of the context), as long as the copy is still sensitive, not extractable and can
+ * sign.  A backend that refuses the copy (CKA_COPYABLE false, an HSM without session
+ * key copies) is used through the token object, as before. */
+static CK_OBJECT_HANDLE sign_alias(struct bk_ctx *ctx, CK_OBJECT_HANDLE priv)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_TOKEN, &no, sizeof(no)}};
+	CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+
+	if (ctx->f->C_CopyObject(ctx->login_session, priv, tmpl, 1, &copy) != CKR_OK)
+		return priv;
+	if (attr_bool(ctx, copy, CKA_EXTRACTABLE) != 0 || attr_bool(ctx, copy, CKA_SENSITIVE) != 1 ||
+	    attr_bool(ctx, copy, CKA_SIGN) != 1 || attr_bool(ctx, copy, CKA_TOKEN) != 0) {
+		(void)ctx->f->C_DestroyObject(ctx->login_session, copy);
+		return priv;
+	}
+	return copy;
+}
+
 int bk_key_find(struct bk_ctx *ctx, const char *label, struct bk_key **out, char *err,
 		size_t err_len)
 {
@@ -476,6 +505,7 @@ int bk_key_find(struct bk_ctx *ctx, const char *label, struct bk_key **out, char
 		errf(err, err_len, "key \"%s\": signature length out of range", label);
 		goto out;
 	}
+	key->sign_with = sign_alias(ctx, key->priv);
 	ret = WARDEN_OK;
 	*out = key;
 	key = NULL;
@@ -583,7 +613,7 @@ int bk_sign_raw(struct bk_ctx *ctx, const struct bk_key *key, const CK_MECHANISM
 		*sig_len = 0;
 		return WARDEN_E_BACKEND;
 	}
-	CK_RV rv = ctx->f->C_SignInit(s, (CK_MECHANISM_PTR)mech, key->priv);
+	CK_RV rv = ctx->f->C_SignInit(s, (CK_MECHANISM_PTR)mech, key->sign_with);
 	if (rv == CKR_OK) {
 		rv = ctx->f->C_Sign(s, (CK_BYTE_PTR)in, (CK_ULONG)in_len, sig, &out_len);
 		healthy = rv == CKR_OK;

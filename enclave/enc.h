@@ -32,6 +32,8 @@
 #define ENC_MAX_CONFIG_LEN (1024u * 1024u)
 #define ENC_MAX_FILE_LEN (256u * 1024u) /* certificates, PIN files */
 #define ENC_MAX_TICKETS 1024u
+/* A ticket starts with its slot's index (big-endian, public); the rest is random. */
+#define ENC_TICKET_INDEX_LEN 2u
 #define ENC_ERR_LEN 512u
 #define ENC_LISTEN_BACKLOG 64
 /* A frame, once its first byte has arrived, must arrive whole within frame_timeout_ms
@@ -53,6 +55,8 @@
 #define ENC_TOKEN_MODEL "warden-enclave"
 
 _Static_assert(ENC_DEFAULT_MAX_DATA <= WIRE_MAX_DATA, "default data bound within the wire's");
+_Static_assert(ENC_MAX_TICKETS <= 65536u, "a slot index fits ENC_TICKET_INDEX_LEN bytes");
+_Static_assert(WIRE_TICKET_LEN - ENC_TICKET_INDEX_LEN >= 30u, "at least 240 secret bits");
 _Static_assert(ENC_SIGN_BODY_EXTRA <= WIRE_MAX_BODY - WIRE_MAX_DATA, "SIGN bound fits");
 
 /* --- configuration (enc_config.c) -------------------------------------------- */
@@ -239,6 +243,10 @@ __attribute__((warn_unused_result)) int enc_decide(struct enc_state *st,
 						   const struct enc_key *k,
 						   const struct wire_sign_req *r, char *msg,
 						   size_t msg_len);
+/* Fetches what enc_decide needs, before the sandbox.  WARDEN_OK or WARDEN_E_INTERNAL. */
+__attribute__((warn_unused_result)) int enc_decide_init(void);
+/* Frees the calling thread's decision buffers (at the end of a connection). */
+void enc_decide_thread_end(void);
 /* Signs a fixed message with every mechanism of key k (verifying each), before the
  * sandbox to load every algorithm, and as the sandbox self-test.  WARDEN_OK or the
  * first failure. */

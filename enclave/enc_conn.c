@@ -67,17 +67,6 @@ size_t enc_max_body(const struct enc_state *st, uint8_t type)
 
 /* --- SIGN ------------------------------------------------------------------------------ */
 
-static const char *hex32(const uint8_t d[32], char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 0xf];
-	}
-	out[64] = '\0';
-	return out;
-}
-
 static int sign_answer(struct wire_buf *resp, uint32_t status, const char *msg,
 		       const uint8_t *sig, size_t sig_len)
 {
@@ -94,9 +83,7 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 	struct wire_sign_req r;
 	uint8_t sig[WIRE_MAX_SIG];
 	size_t sig_len = sizeof(sig);
-	uint8_t sha[32];
 	char msg[SIGN_MSG_LEN] = "";
-	char hex[65];
 	int ret;
 
 	if (wire_dec_sign_req(body, len, &r) != WARDEN_OK)
@@ -138,14 +125,13 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		.data = r.data,
 		.data_len = r.data_len,
 	};
-	rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len, sha, msg,
-			  sizeof(msg));
+	/* The decision line (enc_decide) and the audit record (with the data's SHA-256)
+	 * already describe this signature: no second log line, no second hash. */
+	rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len, NULL,
+			  msg, sizeof(msg));
 	if (rc != WARDEN_OK)
 		enc_log(ENC_LOG_ERR, "key \"%s\" mechanism 0x%lx: allowed but not signed: %s",
 			k->cfg->label, (unsigned long)r.mechanism, msg);
-	else
-		enc_log(ENC_LOG_DEBUG, "key \"%s\": signed, data sha256 %s", k->cfg->label,
-			hex32(sha, hex));
 	ret = sign_answer(resp, (uint32_t)rc, rc == WARDEN_OK ? "" : msg, sig, sig_len);
 out:
 	explicit_bzero(&r, sizeof(r));
@@ -182,22 +168,68 @@ static int wait_ready(int fd, short ev, int64_t deadline)
 	}
 }
 
-/* Reads exactly len bytes by the deadline (-1: none).  Returns 0, 1 on EOF before the
- * first byte, -1 on error, EOF mid-way or timeout. */
-static int read_full(int fd, uint8_t *p, size_t len, int64_t deadline)
+/* The connection's receive buffer.  A request usually arrives whole in one segment
+ * (the module sends header and body with one send), so a frame normally costs one
+ * recv: blocking while the connection idles between frames (no poll), MSG_DONTWAIT
+ * inside a frame, with a poll only when that would block.  Bytes [start, end) are
+ * received and not yet consumed. */
+#define ENC_CONN_BUF (WIRE_HEADER_LEN + 16u * 1024u)
+
+struct conn_in {
+	int fd;
+	uint8_t *buf; /* ENC_CONN_BUF bytes */
+	size_t start, end;
+};
+
+/* Makes at least need (<= ENC_CONN_BUF) bytes available at in->start, reading by the
+ * deadline (-1: none, block).  Returns 0, 1 on EOF with nothing buffered, -1 on error,
+ * EOF mid-way or timeout. */
+static int in_fill(struct conn_in *in, size_t need, int64_t deadline)
 {
-	size_t got = 0;
-	while (got < len) {
-		if (wait_ready(fd, POLLIN, deadline) != 0)
-			return -1;
-		ssize_t r = recv(fd, p + got, len - got, MSG_DONTWAIT);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+	if (in->start + need > ENC_CONN_BUF) {
+		memmove(in->buf, in->buf + in->start, in->end - in->start);
+		in->end -= in->start;
+		in->start = 0;
+	}
+	while (in->end - in->start < need) {
+		ssize_t r = recv(in->fd, in->buf + in->end, ENC_CONN_BUF - in->end,
+				 deadline < 0 ? 0 : MSG_DONTWAIT);
+		if (r > 0) {
+			in->end += (size_t)r;
 			continue;
+		}
 		if (r == 0)
-			return got == 0 ? 1 : -1;
-		if (r < 0)
-			return -1;
-		got += (size_t)r;
+			return in->end == in->start ? 1 : -1;
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && deadline >= 0 &&
+		    wait_ready(in->fd, POLLIN, deadline) == 0)
+			continue;
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes into p by the deadline: first what the buffer holds, then
+ * straight from the socket (bodies larger than the buffer). */
+static int in_read(struct conn_in *in, uint8_t *p, size_t len, int64_t deadline)
+{
+	size_t got = in->end - in->start < len ? in->end - in->start : len;
+	memcpy(p, in->buf + in->start, got);
+	explicit_bzero(in->buf + in->start, got);
+	in->start += got;
+	while (got < len) {
+		ssize_t r = recv(in->fd, p + got, len - got, MSG_DONTWAIT);
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_ready(in->fd, POLLIN, deadline) == 0)
+			continue;
+		return -1;
 	}
 	return 0;
 }
@@ -225,18 +257,22 @@ static int write_full(int fd, const uint8_t *p, size_t len, int64_t deadline)
 
 void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 {
-	uint8_t hdr[WIRE_HEADER_LEN];
+	struct conn_in in = {fd, malloc(ENC_CONN_BUF), 0, 0};
 	struct wire_header h;
 	struct wire_buf resp;
 
 	wire_buf_init(&resp);
+	if (in.buf == NULL) {
+		enc_log(ENC_LOG_ERR, "out of memory for a connection");
+		return;
+	}
 	for (;;) {
 		/* Between frames a client may idle (the module pools connections); from
 		 * the first byte on, the whole frame has one deadline. */
-		int rc = read_full(fd, hdr, 1, -1);
+		int rc = in_fill(&in, 1, -1);
 		int64_t deadline = now_ms() + (int64_t)st->cfg.frame_timeout_ms;
 		if (rc == 0)
-			rc = read_full(fd, hdr + 1, sizeof(hdr) - 1, deadline);
+			rc = in_fill(&in, WIRE_HEADER_LEN, deadline);
 		if (rc == 1)
 			break; /* the client closed between frames */
 		if (rc != 0) {
@@ -244,7 +280,8 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 				(unsigned)peer->uid, (int)peer->pid);
 			break;
 		}
-		if (wire_header_parse(hdr, &h) != WARDEN_OK || (h.type & WIRE_RESPONSE) != 0) {
+		if (wire_header_parse(in.buf + in.start, &h) != WARDEN_OK ||
+		    (h.type & WIRE_RESPONSE) != 0) {
 			enc_log(ENC_LOG_WARNING, "uid %u pid %d: malformed frame header; closing",
 				(unsigned)peer->uid, (int)peer->pid);
 			break;
@@ -256,22 +293,40 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 				(unsigned)peer->uid, (int)peer->pid, h.type, h.body_len);
 			break;
 		}
-		uint8_t *body = h.body_len > 0 ? malloc(h.body_len) : NULL;
-		if (h.body_len > 0 && body == NULL) {
-			enc_log(ENC_LOG_ERR, "out of memory for a %u-byte request", h.body_len);
-			break;
+		/* A body that fits the buffer is handled in place; a larger one is read
+		 * into its own allocation (its length was checked above). */
+		uint8_t *body = NULL, *own = NULL;
+		if ((size_t)h.body_len <= ENC_CONN_BUF - WIRE_HEADER_LEN) {
+			rc = in_fill(&in, WIRE_HEADER_LEN + (size_t)h.body_len, deadline);
+			body = in.buf + in.start + WIRE_HEADER_LEN;
+		} else {
+			own = malloc(h.body_len);
+			if (own == NULL) {
+				enc_log(ENC_LOG_ERR, "out of memory for a %u-byte request",
+					h.body_len);
+				break;
+			}
+			in.start += WIRE_HEADER_LEN;
+			rc = in_read(&in, own, h.body_len, deadline);
+			body = own;
 		}
-		if (h.body_len > 0 && read_full(fd, body, h.body_len, deadline) != 0) {
+		if (rc != 0) {
 			enc_log(ENC_LOG_WARNING, "uid %u pid %d: connection lost in a frame body",
 				(unsigned)peer->uid, (int)peer->pid);
-			free(body);
+			free(own);
 			break;
 		}
-		rc = d->handler(st, peer, body, h.body_len, &resp);
-		if (body != NULL) {
-			explicit_bzero(body, h.body_len); /* may hold a PIN or a ticket */
-			free(body);
+		rc = d->handler(st, peer, h.body_len > 0 ? body : NULL, h.body_len, &resp);
+		/* The body may hold a PIN or a ticket. */
+		if (own != NULL) {
+			explicit_bzero(own, h.body_len);
+			free(own);
+		} else {
+			explicit_bzero(in.buf + in.start, WIRE_HEADER_LEN + (size_t)h.body_len);
+			in.start += WIRE_HEADER_LEN + (size_t)h.body_len;
 		}
+		if (in.start == in.end)
+			in.start = in.end = 0;
 		if (rc != WARDEN_OK) {
 			enc_log(ENC_LOG_WARNING, "uid %u pid %d: malformed type %u request; closing",
 				(unsigned)peer->uid, (int)peer->pid, h.type);
@@ -287,4 +342,7 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 		}
 	}
 	wire_buf_free(&resp);
+	explicit_bzero(in.buf, ENC_CONN_BUF);
+	free(in.buf);
+	enc_decide_thread_end();
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "sign.h"
@@ -209,6 +210,35 @@ static void sign_body(struct aud_body *b, const struct enc_state *st,
 	put_summary(b, st, d, blob);
 }
 
+/* SHA-256, fetched once (before the sandbox: enc_main calls enc_decide_init); SHA256()
+ * would go through EVP_Q_digest, which fetches on every call. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
+int enc_decide_init(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? WARDEN_OK : WARDEN_E_INTERNAL;
+}
+
+/* Each connection thread keeps its decision (tens of KiB) and summary buffer from one
+ * request to the next; enc_decide_thread_end frees them when the connection ends. */
+static _Thread_local struct pol_decision *tl_decision;
+static _Thread_local uint8_t *tl_blob;
+
+void enc_decide_thread_end(void)
+{
+	free(tl_decision);
+	free(tl_blob);
+	tl_decision = NULL;
+	tl_blob = NULL;
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -219,8 +249,12 @@ static int64_t now_ns(void)
 int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct enc_key *k,
 	       const struct wire_sign_req *r, char *msg, size_t msg_len)
 {
-	struct pol_decision *d = malloc(sizeof(*d));
-	uint8_t *blob = malloc(POL_SUMMARY_WIRE_MAX);
+	if (tl_decision == NULL)
+		tl_decision = malloc(sizeof(*tl_decision));
+	if (tl_blob == NULL)
+		tl_blob = malloc(POL_SUMMARY_WIRE_MAX);
+	struct pol_decision *d = tl_decision;
+	uint8_t *blob = tl_blob;
 	uint8_t sha[SHA256_DIGEST_LENGTH];
 	struct aud_body b;
 	uint64_t seq = 0;
@@ -231,7 +265,12 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 		snprintf(msg, msg_len, "out of memory");
 		goto out;
 	}
-	SHA256(r->data, r->data_len, sha);
+	if (enc_decide_init() != WARDEN_OK ||
+	    EVP_Digest(r->data, r->data_len, sha, NULL, sha256_md, NULL) != 1) {
+		rc = WARDEN_E_INTERNAL;
+		snprintf(msg, msg_len, "hashing failed");
+		goto out;
+	}
 	struct pol_request req = {
 		.key_label = k->cfg->label,
 		.mechanism = (unsigned long)r->mechanism,
@@ -298,7 +337,5 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 	rc = WARDEN_OK;
 out:
 	aud_body_free(&b);
-	free(blob);
-	free(d);
 	return rc;
 }

@@ -27,6 +27,9 @@ enum log_dest { DEST_STDERR, DEST_FILE, DEST_SYSLOG };
 
 static enum log_dest dest = DEST_STDERR;
 static int log_fd = STDERR_FILENO;
+/* The enclave never forks after start-up: its pid, read once (getpid is a system call
+ * on every line otherwise). */
+static pid_t log_pid;
 
 int enc_log_open(const char *spec, char *err, size_t err_len)
 {
@@ -83,16 +86,21 @@ void enc_log(int level, const char *fmt, ...)
 	int n;
 	va_list ap;
 
+	pid_t pid = __atomic_load_n(&log_pid, __ATOMIC_RELAXED);
+	if (pid == 0) {
+		pid = getpid();
+		__atomic_store_n(&log_pid, pid, __ATOMIC_RELAXED);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	if (dest == DEST_SYSLOG) {
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "<%d>%s %s[%d]: ", LOG_FACILITY_DAEMON | level,
-			     stamp, LOG_IDENT, (int)getpid());
+			     stamp, LOG_IDENT, (int)pid);
 	} else {
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s.%03ld %s[%d] %s: ", stamp,
-			     ts.tv_nsec / 1000000, LOG_IDENT, (int)getpid(), level_name(level));
+			     ts.tv_nsec / 1000000, LOG_IDENT, (int)pid, level_name(level));
 	}
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		return;

@@ -11,9 +11,10 @@
  *    loses an attempt; a good PIN then writes LOGIN_OK (count back to 0) before the
  *    ticket is issued, and the attempt that reaches the limit writes LOCKOUT.  Replay
  *    (enc_login_replay) rebuilds the count.  A locked token computes nothing.
- *  - Tickets (st->ticket_lock, never held across scrypt or I/O) are 32 random bytes
- *    bound to the uid that logged in; a lookup compares every slot with CRYPTO_memcmp
- *    whatever it finds.  When the table is full the oldest ticket is dropped.
+ *  - Tickets (st->ticket_lock, never held across scrypt or I/O) are the index of their
+ *    slot (2 bytes, public) and 30 random bytes, bound to the uid that logged in; a
+ *    lookup compares that one slot with CRYPTO_memcmp (O(1) per SIGN).  When the table
+ *    is full the oldest ticket is dropped.
  */
 #include "enc.h"
 
@@ -75,17 +76,20 @@ uint32_t enc_token_flags(struct enc_state *st)
 	return flags_of(st, __atomic_load_n(&st->pin_failures, __ATOMIC_ACQUIRE));
 }
 
-/* Index of a live ticket of uid, or -1.  Compares every slot, whatever it finds. */
+/* Index of a live ticket of uid, or -1.  The ticket names its slot in its first
+ * ENC_TICKET_INDEX_LEN bytes (public: which slot holds a ticket is no secret); only that
+ * slot is compared, in constant time, over all WIRE_TICKET_LEN bytes.  So the check is
+ * O(1) under ticket_lock (every SIGN makes it) and the secret part stays 30 random
+ * bytes. */
 static long ticket_find_locked(struct enc_state *st, const uint8_t t[WIRE_TICKET_LEN],
 			       uid_t uid)
 {
-	long found = -1;
-	for (size_t i = 0; i < ENC_MAX_TICKETS; i++) {
-		int eq = CRYPTO_memcmp(st->tickets[i].value, t, WIRE_TICKET_LEN) == 0;
-		if (eq && st->tickets[i].seq != 0 && st->tickets[i].uid == uid)
-			found = (long)i;
-	}
-	return found;
+	size_t i = ((size_t)t[0] << 8) | t[1];
+	if (i >= ENC_MAX_TICKETS)
+		return -1;
+	const struct enc_ticket *e = &st->tickets[i];
+	int eq = CRYPTO_memcmp(e->value, t, WIRE_TICKET_LEN) == 0;
+	return eq && e->seq != 0 && e->uid == uid ? (long)i : -1;
 }
 
 int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN], uid_t uid)
@@ -99,7 +103,8 @@ int enc_ticket_valid(struct enc_state *st, const uint8_t ticket[WIRE_TICKET_LEN]
 static int ticket_issue(struct enc_state *st, uid_t uid, uint8_t out[WIRE_TICKET_LEN])
 {
 	size_t slot = 0;
-	if (RAND_priv_bytes(out, WIRE_TICKET_LEN) != 1)
+	if (RAND_priv_bytes(out + ENC_TICKET_INDEX_LEN,
+			    WIRE_TICKET_LEN - ENC_TICKET_INDEX_LEN) != 1)
 		return -1;
 	pthread_mutex_lock(&st->ticket_lock);
 	for (size_t i = 0; i < ENC_MAX_TICKETS; i++) {
@@ -110,6 +115,8 @@ static int ticket_issue(struct enc_state *st, uid_t uid, uint8_t out[WIRE_TICKET
 		if (st->tickets[i].seq < st->tickets[slot].seq)
 			slot = i;
 	}
+	out[0] = (uint8_t)(slot >> 8);
+	out[1] = (uint8_t)slot;
 	memcpy(st->tickets[slot].value, out, WIRE_TICKET_LEN);
 	st->tickets[slot].seq = ++st->ticket_seq;
 	st->tickets[slot].uid = uid;

@@ -138,7 +138,7 @@ static void startup(const char *config_path)
 	if (!pol_state_new(NULL, st.psl, &st.pstate))
 		die("out of memory for the policy state");
 
-	if (sign_init() != WARDEN_OK)
+	if (sign_init() != WARDEN_OK || enc_decide_init() != WARDEN_OK)
 		die("OpenSSL digests unavailable");
 	char *pin = secret_read(st.cfg.backend_pin_file, MAX_BACKEND_PIN, "backend PIN",
 				&secret_size);

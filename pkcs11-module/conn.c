@@ -156,11 +156,30 @@ static int recv_all(int fd, uint8_t *p, size_t len, int64_t deadline)
 	return 0;
 }
 
+/* The first read of an answer: one blocking recv (the socket's SO_RCVTIMEO, set to the
+ * call timeout at connect, bounds the wait) into a buffer that holds any answer but
+ * HELLO's whole, so an answer normally costs one system call.  The rare rest (a HELLO,
+ * an answer that arrives in pieces) goes through recv_all by the deadline.  Returns the
+ * number of bytes read (>= 1) or -1. */
+static ssize_t recv_first(int fd, uint8_t *p, size_t cap)
+{
+	for (;;) {
+		ssize_t n = recv(fd, p, cap, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			errno = ETIMEDOUT;
+		if (n == 0)
+			errno = ECONNRESET;
+		return n > 0 ? n : -1;
+	}
+}
+
 /* Sends req and reads the response to `type` into resp.  CKR_OK or CKR_DEVICE_ERROR. */
 static CK_RV exchange(int fd, uint8_t type, const struct wire_buf *req, int timeout_s,
 		      struct wp11_resp *resp)
 {
-	uint8_t hdr[WIRE_HEADER_LEN];
+	uint8_t first[WIRE_HEADER_LEN + WP11_MAX_SMALL_RESP];
 	struct wire_header h;
 	int64_t deadline = now_ms() + (int64_t)timeout_s * WP11_MS_PER_S;
 
@@ -169,11 +188,14 @@ static CK_RV exchange(int fd, uint8_t type, const struct wire_buf *req, int time
 		wp11_log(WP11_LOG_ERROR, "sending to the enclave failed: %s", strerror(errno));
 		return CKR_DEVICE_ERROR;
 	}
-	if (recv_all(fd, hdr, sizeof(hdr), deadline) != 0) {
+	ssize_t got = recv_first(fd, first, sizeof(first));
+	if (got < 0 || ((size_t)got < WIRE_HEADER_LEN &&
+			recv_all(fd, first + got, WIRE_HEADER_LEN - (size_t)got, deadline) != 0)) {
 		wp11_log(WP11_LOG_ERROR, "no answer from the enclave: %s", strerror(errno));
 		return CKR_DEVICE_ERROR;
 	}
-	if (wire_header_parse(hdr, &h) != WARDEN_OK || h.type != (type | WIRE_RESPONSE)) {
+	size_t have = (size_t)got < WIRE_HEADER_LEN ? WIRE_HEADER_LEN : (size_t)got;
+	if (wire_header_parse(first, &h) != WARDEN_OK || h.type != (type | WIRE_RESPONSE)) {
 		wp11_log(WP11_LOG_ERROR, "malformed frame header from the enclave");
 		return CKR_DEVICE_ERROR;
 	}
@@ -183,11 +205,22 @@ static CK_RV exchange(int fd, uint8_t type, const struct wire_buf *req, int time
 			 h.body_len, type);
 		return CKR_DEVICE_ERROR;
 	}
+	if (have - WIRE_HEADER_LEN > h.body_len) {
+		/* One request, one answer: bytes beyond it are a broken stream. */
+		explicit_bzero(first, sizeof(first));
+		wp11_log(WP11_LOG_ERROR, "the enclave sent more than one answer; closing");
+		return CKR_DEVICE_ERROR;
+	}
 	resp->body = malloc(h.body_len > 0 ? h.body_len : 1);
-	if (resp->body == NULL)
+	if (resp->body == NULL) {
+		explicit_bzero(first, sizeof(first));
 		return CKR_HOST_MEMORY;
+	}
 	resp->body_len = h.body_len;
-	if (recv_all(fd, resp->body, h.body_len, deadline) != 0) {
+	size_t in_first = have - WIRE_HEADER_LEN;
+	memcpy(resp->body, first + WIRE_HEADER_LEN, in_first);
+	explicit_bzero(first, have); /* a LOGIN answer holds a ticket */
+	if (recv_all(fd, resp->body + in_first, h.body_len - in_first, deadline) != 0) {
 		wp11_log(WP11_LOG_ERROR, "truncated answer from the enclave: %s", strerror(errno));
 		goto bad;
 	}
@@ -259,8 +292,13 @@ static int conn_open(const char *path, int timeout_s, long enclave_uid)
 		wp11_log(WP11_LOG_ERROR, "socket: %s", strerror(errno));
 		goto out;
 	}
-	/* Bounds connect and send (AF_UNIX connect waits on a full backlog). */
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* Bounds connect and send (AF_UNIX connect waits on a full backlog), and the wait
+	 * for an answer's first bytes (exchange reads them with one blocking recv). */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+		wp11_log(WP11_LOG_ERROR, "setsockopt: %s", strerror(errno));
+		goto out;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		wp11_log(WP11_LOG_DEBUG, "connect %s: %s", path, strerror(errno));
 		goto out;
