@@ -186,6 +186,25 @@ START_TEST(test_zero_and_unknown_tickets_are_not_logged_in)
 }
 END_TEST
 
+/* A ticket names its slot in its first two bytes: a ticket pointed at another live slot
+ * (or past the table) is refused, and so is one whose random part is another ticket's. */
+START_TEST(test_ticket_with_another_slot_index_is_not_logged_in)
+{
+	uint8_t a[WIRE_TICKET_LEN], b[WIRE_TICKET_LEN], x[WIRE_TICKET_LEN];
+	ck_assert_uint_eq(do_login(1000, TEST_PIN, a), WARDEN_OK);
+	ck_assert_uint_eq(do_login(1000, TEST_PIN, b), WARDEN_OK);
+	ck_assert_msg(memcmp(a, b, 2) != 0, "two live tickets share a slot index");
+	memcpy(x, a, WIRE_TICKET_LEN);
+	memcpy(x, b, 2); /* a's secret in b's slot */
+	ck_assert_uint_eq(do_sign(1000, x), WARDEN_E_NOT_LOGGED_IN);
+	x[0] = 0xff;
+	x[1] = 0xff; /* beyond the table */
+	ck_assert_uint_eq(do_sign(1000, x), WARDEN_E_NOT_LOGGED_IN);
+	ck_assert_uint_eq(do_sign(1000, a), WARDEN_E_KEY);
+	ck_assert_uint_eq(do_sign(1000, b), WARDEN_E_KEY);
+}
+END_TEST
+
 static void *wrong_login_thread(void *arg)
 {
 	uint32_t *out = arg;
@@ -270,6 +289,7 @@ int main(void)
 	tcase_add_test(tc, test_ticket_works_for_the_uid_that_logged_in);
 	tcase_add_test(tc, test_ticket_of_another_uid_is_not_logged_in);
 	tcase_add_test(tc, test_zero_and_unknown_tickets_are_not_logged_in);
+	tcase_add_test(tc, test_ticket_with_another_slot_index_is_not_logged_in);
 	tcase_add_test(tc, test_parallel_wrong_pins_get_exactly_max_failures_tries);
 	tcase_add_test(tc, test_failure_is_stored_and_success_resets);
 	tcase_add_test(tc, test_sign_and_status_do_not_wait_for_a_login);
