@@ -223,7 +223,8 @@ int tool_show_revocations(const char *dir, const char *key, const uint8_t *seria
 	for (size_t i = 0; i < l->num; i++)
 		if (!refused(l, l->e[i].seq))
 			l->e[n++] = l->e[i];
-	qsort(l->e, n, sizeof *l->e, by_pair);
+	if (n > 1) /* qsort's array must not be NULL, even for 0 entries */
+		qsort(l->e, n, sizeof *l->e, by_pair);
 	for (size_t i = 1, first = 0; i < n; i++) {
 		struct rl_entry *a = &l->e[first], *b = &l->e[i];
 
@@ -236,7 +237,8 @@ int tool_show_revocations(const char *dir, const char *key, const uint8_t *seria
 			first = i;
 		}
 	}
-	qsort(l->e, n, sizeof *l->e, by_seq);
+	if (n > 1)
+		qsort(l->e, n, sizeof *l->e, by_seq);
 	for (size_t i = 0; i < n; i++)
 		if (!l->e[i].dup)
 			print_entry(&l->e[i]);

@@ -9,6 +9,7 @@ if ! cc -shared -fPIC -O1 -Wall -Wextra -Werror $(pkg-config --cflags p11-kit-1)
 	"$TOP/tests/faulty/faulty_p11.c" -o "$SHIM" -ldl 2>"$T_TMP/cc.log"; then
 	fail build_faulty_backend "$(tr '\n' ' ' <"$T_TMP/cc.log")"; t_done; exit 1
 fi
+san_client_env # make asan: pkcs11-tool needs the sanitizer runtime to load the module
 D=$T_TMP/ca
 warden_setup "$D" rsa2048 || { fail setup; t_done; exit 1; }
 # Point the enclave's backend at the shim; the shim forwards to SoftHSMv2.
