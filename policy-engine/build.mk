@@ -94,7 +94,7 @@ $(BIN)/warden-admin: $(POLICY_RULES_OBJS) $(POLICY_OBJS)
 # too (its prerequisites were expanded before this point).
 POLICY_REV_OBJS := $(OBJ)/policy-engine/pol_revoke.o $(OBJ)/policy-engine/pol_eval_crl.o \
 	$(OBJ)/policy-engine/pol_eval_ocsp.o $(OBJ)/policy-engine/pol_policy_rev.o \
-	$(OBJ)/policy-engine/pol_summary.o
+	$(OBJ)/policy-engine/pol_summary.o $(OBJ)/policy-engine/pol_state_codec.o
 POLICY_RULES_OBJS += $(POLICY_REV_OBJS)
 $(POLICY_LIB): $(POLICY_REV_OBJS)
 $(TBIN)/test_policy_names $(TBIN)/test_policy_load $(TBIN)/test_policy_eval \
@@ -115,6 +115,12 @@ UNIT_TESTS += $(TBIN)/test_policy_crl $(TBIN)/test_policy_ocsp $(TBIN)/test_poli
 	$(TBIN)/test_policy_summary
 .SECONDARY: $(OBJ)/tests/test_policy_crl.o $(OBJ)/tests/test_policy_ocsp.o \
 	$(OBJ)/tests/test_policy_revstate.o $(OBJ)/tests/test_policy_summary.o
+
+# The whole state as bytes (pol_state_codec.c, the enclave's audit snapshots).
+$(TBIN)/test_policy_state_codec: $(OBJ)/tests/test_policy_state_codec.o $(REV_TEST_DEPS)
+$(TBIN)/test_policy_state_codec: TEST_LIBS := $(POLICY_RULES_LIBS)
+UNIT_TESTS += $(TBIN)/test_policy_state_codec
+.SECONDARY: $(OBJ)/tests/test_policy_state_codec.o
 
 # p50 evaluation of CRLs of 1,000 and 100,000 entries and OCSP responses of 1 and 20
 # SingleResponses (part of bench-policy).

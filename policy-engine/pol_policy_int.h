@@ -302,6 +302,56 @@ bool pol_state_serial_not_after(const struct pol_state *s, const char *key_label
 				const uint8_t *serial, size_t len, int64_t *out);
 bool pol_state_ever_purged(const struct pol_state *s);
 
+/* --- raw access for the snapshot codec (pol_state_codec.c) ---------------------------
+ * Rows are the tables' entries as they are; the *_restore functions fill a state fresh
+ * from pol_state_new and refuse a duplicate or a row beyond the state's limits. */
+struct pol_state_serial_row {
+	uint8_t id[POL_BUCKET_ID_LEN];
+	int64_t not_after;
+};
+struct pol_state_bucket_row {
+	uint8_t id[POL_BUCKET_ID_LEN];
+	int64_t tat_ns;
+	uint64_t rem, count; /* TAT = tat_ns + rem / count; count >= 1, rem < count */
+};
+struct pol_rev_scope_row {
+	uint8_t key[POL_SCOPE_ID_LEN];
+	uint8_t scope[POL_SCOPE_ID_LEN];
+	bool full;
+	struct pol_rev_scope_info info;
+};
+struct pol_rev_responder_row {
+	uint8_t key_sha1[POL_OCSP_KEY_HASH_LEN];
+	struct pol_rev_responder_info info;
+};
+void pol_state_limits_get(const struct pol_state *s, struct pol_state_limits *out);
+/* Every used slot into out (room for pol_state_num_serials / _buckets rows), slot order. */
+size_t pol_state_serial_rows(const struct pol_state *s, struct pol_state_serial_row *out);
+size_t pol_state_bucket_rows(const struct pol_state *s, struct pol_state_bucket_row *out);
+POL_MUST_CHECK bool pol_state_serial_restore(struct pol_state *s,
+					     const struct pol_state_serial_row *r);
+POL_MUST_CHECK bool pol_state_bucket_restore(struct pol_state *s,
+					     const struct pol_state_bucket_row *r);
+void pol_state_purged_restore(struct pol_state *s);
+struct pol_rev_state *pol_state_rev_mut(struct pol_state *s);
+uint32_t pol_rev_max(const struct pol_rev_state *r);
+uint64_t pol_rev_seq(const struct pol_rev_state *r);
+size_t pol_rev_num_scopes(const struct pol_rev_state *r);
+size_t pol_rev_num_responders(const struct pol_rev_state *r);
+/* Entry / scope / responder i (i below its count). */
+void pol_rev_entry_at(const struct pol_rev_state *r, size_t i, uint8_t out_key[POL_SCOPE_ID_LEN],
+		      struct pol_rev_info *out);
+void pol_rev_scope_at(const struct pol_rev_state *r, size_t i, struct pol_rev_scope_row *out);
+void pol_rev_responder_at(const struct pol_rev_state *r, size_t i, struct pol_rev_responder_row *out);
+/* The counter, scopes and responders of a fresh revocation state, then its entries in
+ * dense order (in->index is ignored).  False on a duplicate or beyond the bounds. */
+POL_MUST_CHECK bool pol_rev_restore(struct pol_rev_state *r, uint64_t seq,
+				    const struct pol_rev_scope_row *scopes, size_t num_scopes,
+				    const struct pol_rev_responder_row *resp, size_t num_resp);
+POL_MUST_CHECK bool pol_rev_restore_entry(struct pol_rev_state *r,
+					  const uint8_t key[POL_SCOPE_ID_LEN],
+					  const struct pol_rev_info *in);
+
 /* --- evaluation (pol_eval.c, pol_eval_cert.c) -------------------------------------- */
 
 /* What a mechanism means. */

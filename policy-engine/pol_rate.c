@@ -473,3 +473,72 @@ out:
 	free(all);
 	return ok;
 }
+
+/* ----- raw access for the snapshot codec (pol_state_codec.c) ------------------------- */
+
+void pol_state_limits_get(const struct pol_state *s, struct pol_state_limits *out)
+{
+	out->max_serials = s->max_serials;
+	out->max_buckets = s->max_buckets;
+	out->max_revocations = pol_rev_max(s->rev);
+}
+
+size_t pol_state_serial_rows(const struct pol_state *s, struct pol_state_serial_row *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->ser_cap; i++)
+		if (s->ser[i].used) {
+			memcpy(out[n].id, s->ser[i].id, POL_BUCKET_ID_LEN);
+			out[n++].not_after = s->ser[i].not_after;
+		}
+	return n;
+}
+
+size_t pol_state_bucket_rows(const struct pol_state *s, struct pol_state_bucket_row *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->bkt_cap; i++)
+		if (s->bkt[i].used) {
+			memcpy(out[n].id, s->bkt[i].id, POL_BUCKET_ID_LEN);
+			out[n].tat_ns = s->bkt[i].tat_ns;
+			out[n].rem = s->bkt[i].rem;
+			out[n++].count = s->bkt[i].count;
+		}
+	return n;
+}
+
+bool pol_state_serial_restore(struct pol_state *s, const struct pol_state_serial_row *r)
+{
+	struct serial_slot *e = ser_find(s, r->id);
+	if (e->used || s->num_ser >= s->max_serials)
+		return false;
+	memcpy(e->id, r->id, POL_BUCKET_ID_LEN);
+	e->not_after = r->not_after;
+	e->used = true;
+	s->num_ser++;
+	return true;
+}
+
+bool pol_state_bucket_restore(struct pol_state *s, const struct pol_state_bucket_row *r)
+{
+	struct bucket_slot *b = bkt_find(s, r->id);
+	if (b->used || s->num_bkt >= s->max_buckets || r->count == 0 || r->rem >= r->count)
+		return false;
+	memcpy(b->id, r->id, POL_BUCKET_ID_LEN);
+	b->tat_ns = r->tat_ns;
+	b->rem = r->rem;
+	b->count = r->count;
+	b->used = true;
+	s->num_bkt++;
+	return true;
+}
+
+void pol_state_purged_restore(struct pol_state *s)
+{
+	s->ever_purged = true;
+}
+
+struct pol_rev_state *pol_state_rev_mut(struct pol_state *s)
+{
+	return s->rev;
+}

@@ -494,3 +494,95 @@ bool pol_state_crl_number(const struct pol_state *s, const char *key_label,
 	*out_len = in.last_len;
 	return true;
 }
+
+/* ----- raw access for the snapshot codec (pol_state_codec.c) ------------------------- */
+
+uint32_t pol_rev_max(const struct pol_rev_state *r)
+{
+	return r->max;
+}
+
+uint64_t pol_rev_seq(const struct pol_rev_state *r)
+{
+	return r->seq;
+}
+
+size_t pol_rev_num_scopes(const struct pol_rev_state *r)
+{
+	return r->num_scopes;
+}
+
+size_t pol_rev_num_responders(const struct pol_rev_state *r)
+{
+	return r->num_resp;
+}
+
+void pol_rev_entry_at(const struct pol_rev_state *r, size_t i, uint8_t out_key[POL_SCOPE_ID_LEN],
+		      struct pol_rev_info *out)
+{
+	memcpy(out_key, r->e[i].key, POL_SCOPE_ID_LEN);
+	info_of(&r->e[i], i, out);
+}
+
+void pol_rev_scope_at(const struct pol_rev_state *r, size_t i, struct pol_rev_scope_row *out)
+{
+	const struct rev_scope *sc = &r->scopes[i];
+	memset(out, 0, sizeof(*out));
+	memcpy(out->key, sc->key, POL_SCOPE_ID_LEN);
+	memcpy(out->scope, sc->scope, POL_SCOPE_ID_LEN);
+	out->full = sc->full;
+	out->info = sc->info;
+}
+
+void pol_rev_responder_at(const struct pol_rev_state *r, size_t i, struct pol_rev_responder_row *out)
+{
+	memcpy(out->key_sha1, r->resp[i].key_sha1, POL_OCSP_KEY_HASH_LEN);
+	out->info = r->resp[i].info;
+}
+
+bool pol_rev_restore(struct pol_rev_state *r, uint64_t seq, const struct pol_rev_scope_row *scopes,
+		     size_t num_scopes, const struct pol_rev_responder_row *resp, size_t num_resp)
+{
+	if (r->num != 0 || r->num_scopes != 0 || r->num_resp != 0 ||
+	    num_scopes > POL_STATE_MAX_CRL_SCOPES || num_resp > POL_STATE_MAX_RESPONDERS)
+		return false;
+	for (size_t i = 0; i < num_scopes; i++) {
+		struct rev_scope *sc = &r->scopes[i];
+		memset(sc, 0, sizeof(*sc));
+		memcpy(sc->key, scopes[i].key, POL_SCOPE_ID_LEN);
+		memcpy(sc->scope, scopes[i].scope, POL_SCOPE_ID_LEN);
+		sc->full = scopes[i].full;
+		sc->info = scopes[i].info;
+	}
+	for (size_t i = 0; i < num_resp; i++) {
+		memcpy(r->resp[i].key_sha1, resp[i].key_sha1, POL_OCSP_KEY_HASH_LEN);
+		r->resp[i].info = resp[i].info;
+	}
+	r->num_scopes = num_scopes;
+	r->num_resp = num_resp;
+	r->seq = seq;
+	return true;
+}
+
+bool pol_rev_restore_entry(struct pol_rev_state *r, const uint8_t key[POL_SCOPE_ID_LEN],
+			   const struct pol_rev_info *in)
+{
+	const struct pol_revocation *v = &in->rev;
+	if (!revocation_ok(v) || r->num >= r->max || !reserve(r, 1))
+		return false;
+	size_t slot = idx_slot(r, key, v->serial, v->serial_len);
+	if (r->idx[slot] != 0)
+		return false;
+	struct rev_entry *e = &r->e[r->num];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, key, POL_SCOPE_ID_LEN);
+	e->rev = *v;
+	e->sources = in->sources;
+	e->has_not_after = in->has_not_after;
+	e->not_after = in->not_after;
+	e->scopes = in->scopes;
+	e->created_seq = in->created_seq;
+	e->bound_seq = in->bound_seq;
+	r->idx[slot] = (uint32_t)(++r->num);
+	return true;
+}

@@ -1107,6 +1107,22 @@ bool pol_state_crl_number(const struct pol_state *s, const char *key_label,
 			  const uint8_t scope[POL_SCOPE_ID_LEN], uint8_t out[POL_CRL_NUMBER_MAX_LEN],
 			  size_t *out_len);
 
+/* ----- The whole state as bytes (audit snapshots; pol_state_codec.c) -------------------
+ * A deterministic, versioned encoding of everything decisions depend on: issued serials
+ * with notAfter, rate buckets, revocations, CRL numbering per scope, delegated OCSP
+ * responders.  Encoding the state a decode produced gives the same bytes again; a
+ * decoded state decides exactly as the encoded one.  decode is strict (every length
+ * checked, counts bounded by lim, tables in canonical order with no duplicates, no
+ * trailing bytes) and makes a new state with pol_state_new(lim, psl); on failure *out is
+ * NULL and *out_what / *out_offset (may be NULL) say what is wrong and where.  The
+ * format is in pol_state_codec.c. */
+#define POL_STATE_CODEC_VERSION 1u
+/* *out is malloc'd (free()).  False only when out of memory. */
+POL_MUST_CHECK bool pol_state_encode(const struct pol_state *s, uint8_t **out, size_t *out_len);
+POL_MUST_CHECK bool pol_state_decode(const uint8_t *p, size_t len, const struct pol_state_limits *lim,
+				     const struct pol_psl *psl, struct pol_state **out,
+				     const char **out_what, size_t *out_offset);
+
 /* ----- Wiring the revocation state into the enclave and the audit log (issue 5 §3) ----
  *
  * Every fact the revocation rules depend on is in the summary of an ALLOWED SIGN record;
