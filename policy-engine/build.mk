@@ -137,3 +137,9 @@ FUZZ_TARGETS += fuzz_pol_summary
 $(BUILD)/fuzz/bin/fuzz_pol_summary: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_RULES_OBJS) \
 	$(POLICY_OBJS))
 $(BUILD)/fuzz/bin/fuzz_pol_summary: FUZZ_LIBS := $(POLICY_RULES_LIBS)
+
+# The decoder of the policy state read back from audit snapshots (pol_state_codec.c).
+FUZZ_TARGETS += fuzz_pol_state
+$(BUILD)/fuzz/bin/fuzz_pol_state: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_RULES_OBJS) \
+	$(POLICY_OBJS))
+$(BUILD)/fuzz/bin/fuzz_pol_state: FUZZ_LIBS := $(POLICY_RULES_LIBS)
