@@ -8,7 +8,6 @@
 
 #define CLASSIFY_TAGS 7u
 #define KU_MAX_BIT 8u
-#define X509_V1 0u
 #define X509_V3 2u
 
 const char *pol_kind_str(enum pol_kind kind)
@@ -78,9 +77,7 @@ static bool san_add(void *ctx, const struct pol_gn *gn, struct der_err *e)
 
 static bool ext_san(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e) ||
-	    !pol_parse_general_names(seq, san_add, f, e))
+	if (!pol_ext_general_names(x, san_add, f, e))
 		return false;
 	f->has_san = true;
 	f->san_critical = x->critical;
@@ -90,17 +87,10 @@ static bool ext_san(struct pol_cert_facts *f, const struct pol_ext *x, struct de
 static bool ext_basic_constraints(struct pol_cert_facts *f, const struct pol_ext *x,
 				  struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
+	struct der_cur seq;
 	uint8_t tag;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	if (!pol_ext_seq(x, &seq, e) || !pol_get_default_false(&seq, DER_BOOLEAN, &f->bc_ca, e))
 		return false;
-	if (der_peek_tag(&seq, &tag) && tag == DER_BOOLEAN) {
-		const uint8_t *at = seq.p;
-		if (!der_get_bool(&seq, &f->bc_ca, e))
-			return false;
-		if (!f->bc_ca)
-			return der_fail(e, DER_E_DEFAULT, at);
-	}
 	if (der_peek_tag(&seq, &tag) && tag == DER_INTEGER) {
 		if (!der_get_u64(&seq, &f->bc_path_len, e))
 			return false;
@@ -147,11 +137,9 @@ static uint32_t eku_flag(const struct der_cur *oid)
 
 static bool ext_eku(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	struct der_cur seq;
+	if (!pol_ext_seq_of(x, &seq, e))
 		return false;
-	if (der_cur_empty(&seq))
-		return der_fail(e, DER_E_EMPTY, x->value.p);
 	while (!der_cur_empty(&seq)) {
 		struct der_cur oid;
 		const uint8_t *at = seq.p;
@@ -204,9 +192,9 @@ static bool nc_subtrees(struct der_cur c, struct der_err *e)
 static bool ext_name_constraints(struct pol_cert_facts *f, const struct pol_ext *x,
 				 struct der_err *e)
 {
-	struct der_cur v = x->value, seq, sub;
+	struct der_cur seq, sub;
 	bool present, any = false;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	if (!pol_ext_seq(x, &seq, e))
 		return false;
 	for (unsigned n = 0; n < 2; n++) {
 		if (!der_get_optional(&seq, DER_CTX_CONS(n), &sub, &present, e))
@@ -244,16 +232,14 @@ static bool uri_add(void *ctx, const struct pol_gn *gn, struct der_err *e)
 /* CRLDistributionPoints and FreshestCRL share one syntax; f == NULL only checks. */
 static bool ext_crl_dp(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
+	struct der_cur seq;
 	struct uri_sink sink = {NULL, NULL};
 	if (f != NULL) {
 		sink.num = &f->num_crl_dp_uris;
 		sink.uris = f->crl_dp_uris;
 	}
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	if (!pol_ext_seq_of(x, &seq, e))
 		return false;
-	if (der_cur_empty(&seq))
-		return der_fail(e, DER_E_EMPTY, x->value.p);
 	while (!der_cur_empty(&seq)) {
 		struct der_cur dp, g;
 		bool has_name, has_reasons, has_issuer;
@@ -286,11 +272,9 @@ static bool ext_crl_dp(struct pol_cert_facts *f, const struct pol_ext *x, struct
 
 static bool ext_aia(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	struct der_cur seq;
+	if (!pol_ext_seq_of(x, &seq, e))
 		return false;
-	if (der_cur_empty(&seq))
-		return der_fail(e, DER_E_EMPTY, x->value.p);
 	while (!der_cur_empty(&seq)) {
 		struct der_cur ad, oid;
 		struct pol_gn gn;
@@ -315,11 +299,9 @@ static bool ext_aia(struct pol_cert_facts *f, const struct pol_ext *x, struct de
 
 static bool ext_policies(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e))
+	struct der_cur seq;
+	if (!pol_ext_seq_of(x, &seq, e))
 		return false;
-	if (der_cur_empty(&seq))
-		return der_fail(e, DER_E_EMPTY, x->value.p);
 	while (!der_cur_empty(&seq)) {
 		struct der_cur pi, oid, quals;
 		bool present;
@@ -349,10 +331,9 @@ static bool ext_policies(struct pol_cert_facts *f, const struct pol_ext *x, stru
 static bool ext_provisioner(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
 {
 	struct pol_provisioner *p = &f->provisioner;
-	struct der_cur v = x->value, seq, kv;
+	struct der_cur seq, kv;
 	bool present;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e) ||
-	    !der_get_u64(&seq, &p->type, e) || !der_get_octet_string(&seq, &p->name, e) ||
+	if (!pol_ext_seq(x, &seq, e) || !der_get_u64(&seq, &p->type, e) || !der_get_octet_string(&seq, &p->name, e) ||
 	    !der_get_octet_string(&seq, &p->credential_id, e) ||
 	    !der_get_optional(&seq, DER_SEQUENCE, &kv, &present, e) || !der_done(&seq, e))
 		return false;
@@ -374,15 +355,15 @@ static bool ext_provisioner(struct pol_cert_facts *f, const struct pol_ext *x, s
 	return true;
 }
 
-static bool cert_ext(struct pol_cert_facts *f, const struct pol_ext *x, struct der_err *e)
+static bool cert_ext(void *ctx, const struct pol_ext *x, struct der_err *e)
 {
+	struct pol_cert_facts *f = ctx;
 	struct der_cur v = x->value, inner;
 	switch (x->id) {
 	case POL_EXT_SAN:
 		return ext_san(f, x, e);
 	case POL_EXT_IAN:
-		return der_get(&v, DER_SEQUENCE, &inner, e) && der_done(&v, e) &&
-		       pol_parse_general_names(inner, NULL, NULL, e);
+		return pol_ext_general_names(x, NULL, NULL, e);
 	case POL_EXT_BASIC_CONSTRAINTS:
 		return ext_basic_constraints(f, x, e);
 	case POL_EXT_KEY_USAGE:
@@ -423,9 +404,7 @@ static bool cert_ext(struct pol_cert_facts *f, const struct pol_ext *x, struct d
 		return pol_ext_single(x->value, &inner, e);
 	default:
 		/* unknown here (including CRL/OCSP-only extensions): kept, policy decides */
-		f->num_unknown_ext++;
-		if (x->critical)
-			f->num_unknown_critical++;
+		pol_ext_count_unknown(x, &f->num_unknown_ext, &f->num_unknown_critical);
 		return true;
 	}
 }
@@ -451,50 +430,18 @@ static bool unique_id(struct der_cur *c, unsigned n, uint32_t version, bool *out
 bool pol_cert_facts(const uint8_t *data, size_t len, struct pol_cert_facts *out,
 		    struct der_err *err)
 {
-	struct der_cur c, tbs, f, validity;
-	bool present;
-	uint64_t v;
-	der_err_init(err, data);
-	if (data == NULL || out == NULL)
-		return der_fail(err, DER_E_ARG, NULL);
-	POL_ZERO(out);
-	if (len > DER_MAX_INPUT)
-		return der_fail(err, DER_E_SIZE, data);
-	der_cur_init(&c, data, len);
-	err->field = "TBSCertificate";
-	if (!der_get(&c, DER_SEQUENCE, &tbs, err) || !der_done(&c, err))
-		goto out;
+	struct der_cur tbs, validity;
+	if (!pol_facts_begin(data, len, out, sizeof(*out), "TBSCertificate", &tbs, err))
+		return false;
 	err->field = "version";
-	if (!der_get_optional(&tbs, DER_CTX_CONS(0), &f, &present, err))
+	if (!pol_get_version(&tbs, X509_V3, &out->version, err))
 		goto out;
-	out->version = 1;
-	if (present) {
-		if (!der_get_u64(&f, &v, err) || !der_done(&f, err))
-			goto out;
-		if (v == X509_V1) {
-			der_fail(err, DER_E_DEFAULT, f.p);
-			goto out;
-		}
-		if (v > X509_V3) {
-			der_fail(err, DER_E_VERSION, f.p);
-			goto out;
-		}
-		out->version = (uint32_t)v + 1;
-	}
 	err->field = "serialNumber";
-	if (!der_get_int_bytes(&tbs, DER_INTEGER, &out->serial, err))
+	if (!pol_get_serial(&tbs, &out->serial, err))
 		goto out;
-	if (out->serial.len > POL_MAX_SERIAL_LEN) {
-		der_fail(err, DER_E_INT_RANGE, out->serial.p);
-		goto out;
-	}
 	out->serial_negative = der_int_is_negative(&out->serial);
 	out->serial_zero = !out->serial_negative && !der_int_is_positive(&out->serial);
-	err->field = "signature";
-	if (!pol_parse_algid(&tbs, &out->sig, err))
-		goto out;
-	err->field = "issuer";
-	if (!pol_parse_name(&tbs, &out->issuer, err))
+	if (!pol_parse_sig_issuer(&tbs, &out->sig, &out->issuer, err))
 		goto out;
 	err->field = "validity";
 	if (!der_get(&tbs, DER_SEQUENCE, &validity, err) ||
@@ -514,29 +461,10 @@ bool pol_cert_facts(const uint8_t *data, size_t len, struct pol_cert_facts *out,
 	if (!unique_id(&tbs, 2, out->version, &out->has_subject_uid, err))
 		goto out;
 	err->field = "extensions";
-	if (!der_get_optional(&tbs, DER_CTX_CONS(3), &f, &present, err))
+	if (!pol_parse_exts_opt(&tbs, 3, out->version == 3, &out->exts, err) ||
+	    !pol_facts_finish(&tbs, "TBSCertificate", &out->exts, cert_ext, out, err))
 		goto out;
-	if (present) {
-		if (out->version != 3) {
-			der_fail(err, DER_E_VERSION, f.p);
-			goto out;
-		}
-		if (!pol_parse_exts(&f, &out->exts, err) || !der_done(&f, err))
-			goto out;
-	}
-	err->field = "TBSCertificate";
-	if (!der_done(&tbs, err))
-		goto out;
-	for (size_t i = 0; i < out->exts.num; i++) {
-		err->field = pol_ext_name(out->exts.ext[i].id);
-		if (!cert_ext(out, &out->exts.ext[i], err))
-			goto out;
-	}
-	err->field = NULL;
 	return true;
 out:
-	POL_ZERO(out);
-	if (err->reason == DER_OK)
-		der_fail(err, DER_E_VALUE, NULL);
-	return false;
+	return pol_facts_fail(out, sizeof(*out), err);
 }

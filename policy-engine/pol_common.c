@@ -1,6 +1,7 @@
 /*
  * pol_common.c - structures shared by certificates, CRLs and OCSP responses:
- * AlgorithmIdentifier, Name, SubjectPublicKeyInfo, GeneralName, Extensions.
+ * AlgorithmIdentifier, Name, SubjectPublicKeyInfo, GeneralName, Extensions, and the
+ * frame every extractor follows (outer SEQUENCE, version, serial, extensions).
  */
 #include <string.h>
 
@@ -48,25 +49,25 @@ const char *pol_sigalg_str(enum pol_sigalg alg)
 	return "unknown";
 }
 
-/* HashAlgorithm inside PSS: an AlgorithmIdentifier whose parameters are NULL or absent. */
-static bool parse_hash_algid(struct der_cur *c, enum pol_hash *out, struct der_err *e)
+bool pol_parse_hash_algid(struct der_cur *c, struct der_cur *out_oid, enum pol_hash *out,
+			  struct der_err *e)
 {
-	struct der_cur seq, oid;
+	struct der_cur seq;
 	*out = POL_HASH_UNKNOWN;
-	if (!der_get(c, DER_SEQUENCE, &seq, e) || !der_get_oid(&seq, &oid, e))
+	if (!der_get(c, DER_SEQUENCE, &seq, e) || !der_get_oid(&seq, out_oid, e))
 		return false;
 	if (!der_cur_empty(&seq) && !der_get_null(&seq, e))
 		return false;
 	if (!der_done(&seq, e))
 		return false;
-	*out = pol_hash_from_oid(&oid);
+	*out = pol_hash_from_oid(out_oid);
 	return true;
 }
 
 /* RSASSA-PSS-params (RFC 4055 §3.1); DER forbids encoding the defaults. */
 static bool parse_pss_params(struct der_cur params, struct pol_algid *a, struct der_err *e)
 {
-	struct der_cur seq, f;
+	struct der_cur seq, f, hash_oid;
 	bool present;
 	a->pss_hash = POL_HASH_SHA1;
 	a->pss_mgf1_hash = POL_HASH_SHA1;
@@ -77,7 +78,7 @@ static bool parse_pss_params(struct der_cur params, struct pol_algid *a, struct 
 	if (!der_get_optional(&seq, DER_CTX_CONS(0), &f, &present, e))
 		return false;
 	if (present) {
-		if (!parse_hash_algid(&f, &a->pss_hash, e) || !der_done(&f, e))
+		if (!pol_parse_hash_algid(&f, &hash_oid, &a->pss_hash, e) || !der_done(&f, e))
 			return false;
 		if (a->pss_hash == POL_HASH_SHA1)
 			return der_fail(e, DER_E_DEFAULT, f.p);
@@ -91,7 +92,8 @@ static bool parse_pss_params(struct der_cur params, struct pol_algid *a, struct 
 			return false;
 		if (!oid_is(&oid, OID_MGF1))
 			return der_fail(e, DER_E_ALG_PARAMS, oid.p);
-		if (!parse_hash_algid(&mgf, &a->pss_mgf1_hash, e) || !der_done(&mgf, e))
+		if (!pol_parse_hash_algid(&mgf, &hash_oid, &a->pss_mgf1_hash, e) ||
+		    !der_done(&mgf, e))
 			return false;
 		if (a->pss_mgf1_hash == POL_HASH_SHA1)
 			return der_fail(e, DER_E_DEFAULT, oid.p);
@@ -610,22 +612,10 @@ bool pol_parse_exts(struct der_cur *c, struct pol_exts *out, struct der_err *e)
 	while (!der_cur_empty(&seq)) {
 		struct der_cur ext, oid, value;
 		const uint8_t *at = seq.p;
-		bool critical = false, present;
-		struct der_cur crit;
-		if (!der_get(&seq, DER_SEQUENCE, &ext, e) || !der_get_oid(&ext, &oid, e))
-			goto out;
-		struct der_cur probe = ext;
-		if (!der_get_optional(&probe, DER_BOOLEAN, &crit, &present, e))
-			goto out;
-		if (present) {
-			if (!der_get_bool(&ext, &critical, e))
-				goto out;
-			if (!critical) {
-				der_fail(e, DER_E_DEFAULT, crit.p - 2);
-				goto out;
-			}
-		}
-		if (!der_get_octet_string(&ext, &value, e) || !der_done(&ext, e))
+		bool critical;
+		if (!der_get(&seq, DER_SEQUENCE, &ext, e) || !der_get_oid(&ext, &oid, e) ||
+		    !pol_get_default_false(&ext, DER_BOOLEAN, &critical, e) ||
+		    !der_get_octet_string(&ext, &value, e) || !der_done(&ext, e))
 			goto out;
 		for (size_t i = 0; i < out->num; i++) {
 			if (der_cur_eq(&out->ext[i].oid, &oid)) {
@@ -682,4 +672,148 @@ bool pol_parse_aki(struct der_cur value, struct der_cur *out_key_id, bool *out_i
 		return der_fail(e, DER_E_VALUE, seq.p);
 	*out_issuer_serial = has_issuer;
 	return der_done(&seq, e);
+}
+
+bool pol_parse_exts_opt(struct der_cur *c, unsigned n, bool allowed, struct pol_exts *out,
+			struct der_err *e)
+{
+	struct der_cur f;
+	bool present;
+	POL_ZERO(out);
+	if (!der_get_optional(c, DER_CTX_CONS(n), &f, &present, e))
+		return false;
+	if (!present)
+		return true;
+	if (!allowed)
+		return der_fail(e, DER_E_VERSION, f.p);
+	return pol_parse_exts(&f, out, e) && der_done(&f, e);
+}
+
+bool pol_ext_seq(const struct pol_ext *x, struct der_cur *out_contents, struct der_err *e)
+{
+	struct der_cur v = x->value;
+	return der_get(&v, DER_SEQUENCE, out_contents, e) && der_done(&v, e);
+}
+
+bool pol_ext_seq_of(const struct pol_ext *x, struct der_cur *out_contents, struct der_err *e)
+{
+	if (!pol_ext_seq(x, out_contents, e))
+		return false;
+	if (der_cur_empty(out_contents))
+		return der_fail(e, DER_E_EMPTY, x->value.p);
+	return true;
+}
+
+bool pol_ext_general_names(const struct pol_ext *x, pol_gn_cb cb, void *ctx, struct der_err *e)
+{
+	struct der_cur seq;
+	return pol_ext_seq(x, &seq, e) && pol_parse_general_names(seq, cb, ctx, e);
+}
+
+void pol_ext_count_unknown(const struct pol_ext *x, size_t *num, size_t *num_critical)
+{
+	(*num)++;
+	if (x->critical)
+		(*num_critical)++;
+}
+
+/* --- primitives shared by the extractors ------------------------------------------- */
+
+bool pol_get_serial(struct der_cur *c, struct der_cur *out, struct der_err *e)
+{
+	if (!der_get_int_bytes(c, DER_INTEGER, out, e))
+		return false;
+	if (out->len > POL_MAX_SERIAL_LEN)
+		return der_fail(e, DER_E_INT_RANGE, out->p);
+	return true;
+}
+
+bool pol_parse_sig_issuer(struct der_cur *c, struct pol_algid *out_sig,
+			  struct pol_name *out_issuer, struct der_err *e)
+{
+	e->field = "signature";
+	if (!pol_parse_algid(c, out_sig, e))
+		return false;
+	e->field = "issuer";
+	return pol_parse_name(c, out_issuer, e);
+}
+
+bool pol_get_version(struct der_cur *c, uint64_t max_value, uint32_t *out_version,
+		     struct der_err *e)
+{
+	struct der_cur f;
+	bool present;
+	uint64_t v;
+	*out_version = 1;
+	if (!der_get_optional(c, DER_CTX_CONS(0), &f, &present, e))
+		return false;
+	if (!present)
+		return true;
+	if (!der_get_u64(&f, &v, e) || !der_done(&f, e))
+		return false;
+	if (v == 0)
+		return der_fail(e, DER_E_DEFAULT, f.p);
+	if (v > max_value)
+		return der_fail(e, DER_E_VERSION, f.p);
+	*out_version = (uint32_t)v + 1;
+	return true;
+}
+
+bool pol_get_default_false(struct der_cur *c, uint8_t tag, bool *out_present, struct der_err *e)
+{
+	struct der_cur v;
+	const uint8_t *at = c->p;
+	if (!der_get_optional(c, tag, &v, out_present, e))
+		return false;
+	if (!*out_present)
+		return true;
+	*out_present = false;
+	if (v.len != 1 || (v.p[0] != 0x00 && v.p[0] != 0xff))
+		return der_fail(e, DER_E_BOOLEAN, at);
+	if (v.p[0] != 0xff)
+		return der_fail(e, DER_E_DEFAULT, at);
+	*out_present = true;
+	return true;
+}
+
+/* --- the frame of an extractor ------------------------------------------------------ */
+
+bool pol_facts_fail(void *out, size_t out_size, struct der_err *err)
+{
+	memset(out, 0, out_size);
+	if (err->reason == DER_OK)
+		der_fail(err, DER_E_VALUE, NULL);
+	return false;
+}
+
+bool pol_facts_begin(const uint8_t *data, size_t len, void *out, size_t out_size,
+		     const char *what, struct der_cur *out_contents, struct der_err *err)
+{
+	struct der_cur c;
+	der_err_init(err, data);
+	if (data == NULL || out == NULL)
+		return der_fail(err, DER_E_ARG, NULL);
+	memset(out, 0, out_size);
+	if (len > DER_MAX_INPUT)
+		return der_fail(err, DER_E_SIZE, data);
+	der_cur_init(&c, data, len);
+	err->field = what;
+	if (!der_get(&c, DER_SEQUENCE, out_contents, err) || !der_done(&c, err))
+		return pol_facts_fail(out, out_size, err);
+	return true;
+}
+
+bool pol_facts_finish(struct der_cur *contents, const char *what, const struct pol_exts *exts,
+		      pol_ext_fn fn, void *ctx, struct der_err *err)
+{
+	err->field = what;
+	if (!der_done(contents, err))
+		return false;
+	for (size_t i = 0; i < exts->num; i++) {
+		err->field = pol_ext_name(exts->ext[i].id);
+		if (!fn(ctx, &exts->ext[i], err))
+			return false;
+	}
+	err->field = NULL;
+	return true;
 }

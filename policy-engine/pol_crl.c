@@ -42,12 +42,8 @@ static bool parse_entry(struct der_cur *c, bool v2, struct pol_crl_entry *out, s
 	struct pol_exts exts;
 	memset(out, 0, sizeof(*out));
 	out->reason = POL_CRL_REASON_NONE;
-	if (!der_get(c, DER_SEQUENCE, &seq, e) ||
-	    !der_get_int_bytes(&seq, DER_INTEGER, &out->serial, e))
-		return false;
-	if (out->serial.len > POL_MAX_SERIAL_LEN)
-		return der_fail(e, DER_E_INT_RANGE, out->serial.p);
-	if (!der_get_time(&seq, &out->revocation_date, e))
+	if (!der_get(c, DER_SEQUENCE, &seq, e) || !pol_get_serial(&seq, &out->serial, e) ||
+	    !der_get_time(&seq, &out->revocation_date, e))
 		return false;
 	if (der_cur_empty(&seq))
 		return true;
@@ -58,7 +54,7 @@ static bool parse_entry(struct der_cur *c, bool v2, struct pol_crl_entry *out, s
 		return der_fail(e, DER_E_VERSION, at);
 	for (size_t i = 0; i < exts.num; i++) {
 		const struct pol_ext *x = &exts.ext[i];
-		struct der_cur v = x->value, gns;
+		struct der_cur v = x->value;
 		switch (x->id) {
 		case POL_EXT_REASON_CODE:
 			if (!pol_get_crl_reason(&v, &out->reason, e) || !der_done(&v, e))
@@ -72,8 +68,7 @@ static bool parse_entry(struct der_cur *c, bool v2, struct pol_crl_entry *out, s
 			out->has_invalidity_date = true;
 			break;
 		case POL_EXT_CERT_ISSUER:
-			if (!der_get(&v, DER_SEQUENCE, &gns, e) || !der_done(&v, e) ||
-			    !pol_parse_general_names(gns, NULL, NULL, e))
+			if (!pol_ext_general_names(x, NULL, NULL, e))
 				return false;
 			out->has_cert_issuer = true;
 			break;
@@ -88,12 +83,11 @@ static bool parse_entry(struct der_cur *c, bool v2, struct pol_crl_entry *out, s
 
 static bool parse_idp(struct pol_crl_facts *f, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, seq, g;
-	bool present, b;
+	struct der_cur seq, g;
+	bool present;
 	uint8_t tag;
 	uint32_t reasons;
-	if (!der_get(&v, DER_SEQUENCE, &seq, e) || !der_done(&v, e) ||
-	    !der_get_optional(&seq, DER_CTX_CONS(0), &g, &present, e))
+	if (!pol_ext_seq(x, &seq, e) || !der_get_optional(&seq, DER_CTX_CONS(0), &g, &present, e))
 		return false;
 	if (present) {
 		if (!pol_parse_dp_name(g, NULL, NULL, e))
@@ -105,22 +99,15 @@ static bool parse_idp(struct pol_crl_facts *f, const struct pol_ext *x, struct d
 					 POL_IDP_ONLY_SOME_REASONS, POL_IDP_INDIRECT,
 					 POL_IDP_ONLY_ATTR};
 	for (unsigned n = 1; n <= 5; n++) {
-		if (!der_peek_tag(&seq, &tag) || tag != DER_CTX(n))
-			continue;
-		const uint8_t *at = seq.p;
 		if (n == 3) {
-			if (!der_get_named_bits(&seq, DER_CTX(3), &reasons, e))
+			present = der_peek_tag(&seq, &tag) && tag == DER_CTX(3);
+			if (present && !der_get_named_bits(&seq, DER_CTX(3), &reasons, e))
 				return false;
-		} else {
-			if (!der_get(&seq, DER_CTX(n), &g, e))
-				return false;
-			if (g.len != 1 || (g.p[0] != 0 && g.p[0] != 0xff))
-				return der_fail(e, DER_E_BOOLEAN, at);
-			b = g.p[0] == 0xff;
-			if (!b)
-				return der_fail(e, DER_E_DEFAULT, at);
+		} else if (!pol_get_default_false(&seq, DER_CTX(n), &present, e)) {
+			return false;
 		}
-		f->idp_flags |= flag[n];
+		if (present)
+			f->idp_flags |= flag[n];
 	}
 	if (!der_done(&seq, e))
 		return false;
@@ -130,9 +117,10 @@ static bool parse_idp(struct pol_crl_facts *f, const struct pol_ext *x, struct d
 	return true;
 }
 
-static bool crl_ext(struct pol_crl_facts *f, const struct pol_ext *x, struct der_err *e)
+static bool crl_ext(void *ctx, const struct pol_ext *x, struct der_err *e)
 {
-	struct der_cur v = x->value, inner;
+	struct pol_crl_facts *f = ctx;
+	struct der_cur inner;
 	bool issuer_serial;
 	switch (x->id) {
 	case POL_EXT_CRL_NUMBER:
@@ -147,14 +135,11 @@ static bool crl_ext(struct pol_crl_facts *f, const struct pol_ext *x, struct der
 		f->has_aki = true;
 		return pol_parse_aki(x->value, &f->aki_key_id, &issuer_serial, e);
 	case POL_EXT_IAN:
-		return der_get(&v, DER_SEQUENCE, &inner, e) && der_done(&v, e) &&
-		       pol_parse_general_names(inner, NULL, NULL, e);
+		return pol_ext_general_names(x, NULL, NULL, e);
 	case POL_EXT_FRESHEST_CRL:
 		return pol_ext_single(x->value, &inner, e);
 	default:
-		f->num_unknown_ext++;
-		if (x->critical)
-			f->num_unknown_critical++;
+		pol_ext_count_unknown(x, &f->num_unknown_ext, &f->num_unknown_critical);
 		return true;
 	}
 }
@@ -162,19 +147,11 @@ static bool crl_ext(struct pol_crl_facts *f, const struct pol_ext *x, struct der
 bool pol_crl_facts(const uint8_t *data, size_t len, struct pol_crl_facts *out,
 		   struct der_err *err)
 {
-	struct der_cur c, tbs, f;
+	struct der_cur tbs;
 	bool present;
 	uint8_t tag;
-	der_err_init(err, data);
-	if (data == NULL || out == NULL)
-		return der_fail(err, DER_E_ARG, NULL);
-	POL_ZERO(out);
-	if (len > DER_MAX_INPUT)
-		return der_fail(err, DER_E_SIZE, data);
-	der_cur_init(&c, data, len);
-	err->field = "TBSCertList";
-	if (!der_get(&c, DER_SEQUENCE, &tbs, err) || !der_done(&c, err))
-		goto out;
+	if (!pol_facts_begin(data, len, out, sizeof(*out), "TBSCertList", &tbs, err))
+		return false;
 	err->field = "version";
 	out->version = 1;
 	if (der_peek_tag(&tbs, &tag) && tag == DER_INTEGER) {
@@ -188,11 +165,7 @@ bool pol_crl_facts(const uint8_t *data, size_t len, struct pol_crl_facts *out,
 		}
 		out->version = 2;
 	}
-	err->field = "signature";
-	if (!pol_parse_algid(&tbs, &out->sig, err))
-		goto out;
-	err->field = "issuer";
-	if (!pol_parse_name(&tbs, &out->issuer, err))
+	if (!pol_parse_sig_issuer(&tbs, &out->sig, &out->issuer, err))
 		goto out;
 	err->field = "thisUpdate";
 	if (!der_get_time(&tbs, &out->this_update, err))
@@ -226,31 +199,12 @@ bool pol_crl_facts(const uint8_t *data, size_t len, struct pol_crl_facts *out,
 		}
 	}
 	err->field = "crlExtensions";
-	if (!der_get_optional(&tbs, DER_CTX_CONS(0), &f, &present, err))
+	if (!pol_parse_exts_opt(&tbs, 0, out->version == 2, &out->exts, err) ||
+	    !pol_facts_finish(&tbs, "TBSCertList", &out->exts, crl_ext, out, err))
 		goto out;
-	if (present) {
-		if (out->version != 2) {
-			der_fail(err, DER_E_VERSION, f.p);
-			goto out;
-		}
-		if (!pol_parse_exts(&f, &out->exts, err) || !der_done(&f, err))
-			goto out;
-	}
-	err->field = "TBSCertList";
-	if (!der_done(&tbs, err))
-		goto out;
-	for (size_t i = 0; i < out->exts.num; i++) {
-		err->field = pol_ext_name(out->exts.ext[i].id);
-		if (!crl_ext(out, &out->exts.ext[i], err))
-			goto out;
-	}
-	err->field = NULL;
 	return true;
 out:
-	POL_ZERO(out);
-	if (err->reason == DER_OK)
-		der_fail(err, DER_E_VALUE, NULL);
-	return false;
+	return pol_facts_fail(out, sizeof(*out), err);
 }
 
 void pol_crl_iter_init(struct pol_crl_iter *it, const struct pol_crl_facts *facts,

@@ -111,6 +111,54 @@ POL_MUST_CHECK bool pol_parse_dp_name(struct der_cur contents, pol_gn_cb cb, voi
 				      struct der_err *e);
 /* CRLReason ENUMERATED: 0..10 without 7. */
 POL_MUST_CHECK bool pol_get_crl_reason(struct der_cur *c, int *out, struct der_err *e);
+/* AlgorithmIdentifier of a hash (PSS parameters, OCSP CertID): parameters NULL or absent. */
+POL_MUST_CHECK bool pol_parse_hash_algid(struct der_cur *c, struct der_cur *out_oid,
+					 enum pol_hash *out, struct der_err *e);
+/* signature AlgorithmIdentifier then issuer Name, as both TBSCertificate and TBSCertList
+ * have them; err->field names the one at fault. */
+POL_MUST_CHECK bool pol_parse_sig_issuer(struct der_cur *c, struct pol_algid *out_sig,
+					 struct pol_name *out_issuer, struct der_err *e);
+/* A CertificateSerialNumber: an INTEGER of at most POL_MAX_SERIAL_LEN octets. */
+POL_MUST_CHECK bool pol_get_serial(struct der_cur *c, struct der_cur *out, struct der_err *e);
+/* [0] EXPLICIT Version DEFAULT v1, as in certificates and OCSP: *out_version is 1 when
+ * absent, else the encoded value + 1; DER forbids encoding v1, and values above max_value
+ * are refused. */
+POL_MUST_CHECK bool pol_get_version(struct der_cur *c, uint64_t max_value, uint32_t *out_version,
+				    struct der_err *e);
+/* A BOOLEAN DEFAULT FALSE with the given tag (universal or IMPLICIT): DER encodes it only
+ * when TRUE, so a present FALSE is refused.  *out_present says whether it was there. */
+POL_MUST_CHECK bool pol_get_default_false(struct der_cur *c, uint8_t tag, bool *out_present,
+					  struct der_err *e);
+/* [n] EXPLICIT Extensions OPTIONAL into out (zeroed when absent); when allowed is false
+ * (an older version) a present one is refused. */
+POL_MUST_CHECK bool pol_parse_exts_opt(struct der_cur *c, unsigned n, bool allowed,
+				       struct pol_exts *out, struct der_err *e);
+/* An extnValue that holds exactly one SEQUENCE: its contents to out_contents. */
+POL_MUST_CHECK bool pol_ext_seq(const struct pol_ext *x, struct der_cur *out_contents,
+				struct der_err *e);
+/* As pol_ext_seq, for a SEQUENCE SIZE (1..MAX) OF: an empty one is refused. */
+POL_MUST_CHECK bool pol_ext_seq_of(const struct pol_ext *x, struct der_cur *out_contents,
+				   struct der_err *e);
+/* An extnValue that is GeneralNames (SAN, IAN, certificateIssuer): each name to cb. */
+POL_MUST_CHECK bool pol_ext_general_names(const struct pol_ext *x, pol_gn_cb cb, void *ctx,
+					  struct der_err *e);
+/* Counts an extension the extractor does not know (policy decides about it). */
+void pol_ext_count_unknown(const struct pol_ext *x, size_t *num, size_t *num_critical);
+
+/* The frame shared by the extractors (pol_cert_facts, pol_crl_facts, pol_ocsp_facts).
+ * pol_facts_begin checks the arguments, zeroes out (out_size octets) and takes the one
+ * outer SEQUENCE, named what, of which nothing may follow, into *out_contents; on failure
+ * out is zeroed (unless NULL) and err says why.  pol_facts_finish checks that nothing is
+ * left in contents and hands each extension to fn with err->field set to its name.
+ * pol_facts_fail zeroes out, makes sure err has a reason, and returns false. */
+typedef bool (*pol_ext_fn)(void *ctx, const struct pol_ext *x, struct der_err *e);
+POL_MUST_CHECK bool pol_facts_begin(const uint8_t *data, size_t len, void *out, size_t out_size,
+				    const char *what, struct der_cur *out_contents,
+				    struct der_err *err);
+POL_MUST_CHECK bool pol_facts_finish(struct der_cur *contents, const char *what,
+				     const struct pol_exts *exts, pol_ext_fn fn, void *ctx,
+				     struct der_err *err);
+bool pol_facts_fail(void *out, size_t out_size, struct der_err *err);
 enum pol_hash pol_hash_from_oid(const struct der_cur *oid);
 const char *pol_ext_name(enum pol_ext_id id);
 /* True if the facts are all-zero-able: zero a struct and fail, as every extractor must. */

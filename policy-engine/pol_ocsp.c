@@ -8,20 +8,6 @@
 #define OCSP_V1 0u
 #define OCSP_KEY_HASH_LEN 20u /* SHA-1 of the responder's key */
 
-/* CertID hashAlgorithm: an AlgorithmIdentifier whose parameters are NULL or absent. */
-static bool parse_hash_alg(struct der_cur *c, struct pol_ocsp_single *s, struct der_err *e)
-{
-	struct der_cur seq;
-	if (!der_get(c, DER_SEQUENCE, &seq, e) || !der_get_oid(&seq, &s->hash_oid, e))
-		return false;
-	if (!der_cur_empty(&seq) && !der_get_null(&seq, e))
-		return false;
-	if (!der_done(&seq, e))
-		return false;
-	s->hash = pol_hash_from_oid(&s->hash_oid);
-	return true;
-}
-
 static bool parse_single(struct der_cur *c, struct pol_ocsp_single *s, struct der_err *e)
 {
 	struct der_cur seq, id, st, f;
@@ -32,13 +18,12 @@ static bool parse_single(struct der_cur *c, struct pol_ocsp_single *s, struct de
 	if (!der_get(c, DER_SEQUENCE, &seq, e))
 		return false;
 	e->field = "certID";
-	if (!der_get(&seq, DER_SEQUENCE, &id, e) || !parse_hash_alg(&id, s, e) ||
+	if (!der_get(&seq, DER_SEQUENCE, &id, e) ||
+	    !pol_parse_hash_algid(&id, &s->hash_oid, &s->hash, e) ||
 	    !der_get_octet_string(&id, &s->issuer_name_hash, e) ||
 	    !der_get_octet_string(&id, &s->issuer_key_hash, e) ||
-	    !der_get_int_bytes(&id, DER_INTEGER, &s->serial, e) || !der_done(&id, e))
+	    !pol_get_serial(&id, &s->serial, e) || !der_done(&id, e))
 		return false;
-	if (s->serial.len > POL_MAX_SERIAL_LEN)
-		return der_fail(e, DER_E_INT_RANGE, s->serial.p);
 	e->field = "certStatus";
 	if (!der_peek_tag(&seq, &tag)) {
 		if (!der_skip_any(&seq, e))
@@ -85,48 +70,40 @@ static bool parse_single(struct der_cur *c, struct pol_ocsp_single *s, struct de
 		s->has_next_update = true;
 	}
 	e->field = "singleExtensions";
-	if (!der_get_optional(&seq, DER_CTX_CONS(1), &f, &present, e))
+	struct pol_exts exts;
+	if (!pol_parse_exts_opt(&seq, 1, true, &exts, e))
 		return false;
-	if (present) {
-		struct pol_exts exts;
-		if (!pol_parse_exts(&f, &exts, e) || !der_done(&f, e))
-			return false;
-		s->num_single_ext = exts.num;
-		for (size_t i = 0; i < exts.num; i++)
-			s->single_ext_critical |= exts.ext[i].critical;
-	}
+	s->num_single_ext = exts.num;
+	for (size_t i = 0; i < exts.num; i++)
+		s->single_ext_critical |= exts.ext[i].critical;
 	e->field = "SingleResponse";
 	return der_done(&seq, e);
+}
+
+static bool ocsp_ext(void *ctx, const struct pol_ext *x, struct der_err *e)
+{
+	struct pol_ocsp_facts *f = ctx;
+	(void)e;
+	if (x->id == POL_EXT_OCSP_NONCE) {
+		f->has_nonce = true;
+		f->nonce = x->value;
+	} else {
+		pol_ext_count_unknown(x, &f->num_unknown_ext, &f->num_unknown_critical);
+	}
+	return true;
 }
 
 bool pol_ocsp_facts(const uint8_t *data, size_t len, struct pol_ocsp_facts *out,
 		    struct der_err *err)
 {
-	struct der_cur c, rd, f, list;
-	bool present;
+	struct der_cur rd, f, list;
 	uint8_t tag;
-	der_err_init(err, data);
-	if (data == NULL || out == NULL)
-		return der_fail(err, DER_E_ARG, NULL);
-	POL_ZERO(out);
-	if (len > DER_MAX_INPUT)
-		return der_fail(err, DER_E_SIZE, data);
-	der_cur_init(&c, data, len);
-	err->field = "ResponseData";
-	if (!der_get(&c, DER_SEQUENCE, &rd, err) || !der_done(&c, err))
-		goto out;
+	if (!pol_facts_begin(data, len, out, sizeof(*out), "ResponseData", &rd, err))
+		return false;
 	err->field = "version";
-	if (!der_get_optional(&rd, DER_CTX_CONS(0), &f, &present, err))
+	/* v1 is the DEFAULT and the only version */
+	if (!pol_get_version(&rd, OCSP_V1, &out->version, err))
 		goto out;
-	out->version = 1;
-	if (present) {
-		uint64_t v;
-		if (!der_get_u64(&f, &v, err) || !der_done(&f, err))
-			goto out;
-		/* v1 is the DEFAULT and the only version */
-		der_fail(err, v == OCSP_V1 ? DER_E_DEFAULT : DER_E_VERSION, f.p);
-		goto out;
-	}
 	err->field = "responderID";
 	if (der_peek_tag(&rd, &tag) && tag == DER_CTX_CONS(2)) {
 		if (!der_get(&rd, tag, &f, err) ||
@@ -162,29 +139,10 @@ bool pol_ocsp_facts(const uint8_t *data, size_t len, struct pol_ocsp_facts *out,
 		out->num_responses++;
 	}
 	err->field = "responseExtensions";
-	if (!der_get_optional(&rd, DER_CTX_CONS(1), &f, &present, err))
+	if (!pol_parse_exts_opt(&rd, 1, true, &out->exts, err) ||
+	    !pol_facts_finish(&rd, "ResponseData", &out->exts, ocsp_ext, out, err))
 		goto out;
-	if (present && (!pol_parse_exts(&f, &out->exts, err) || !der_done(&f, err)))
-		goto out;
-	err->field = "ResponseData";
-	if (!der_done(&rd, err))
-		goto out;
-	for (size_t i = 0; i < out->exts.num; i++) {
-		const struct pol_ext *x = &out->exts.ext[i];
-		if (x->id == POL_EXT_OCSP_NONCE) {
-			out->has_nonce = true;
-			out->nonce = x->value;
-		} else {
-			out->num_unknown_ext++;
-			if (x->critical)
-				out->num_unknown_critical++;
-		}
-	}
-	err->field = NULL;
 	return true;
 out:
-	POL_ZERO(out);
-	if (err->reason == DER_OK)
-		der_fail(err, DER_E_VALUE, NULL);
-	return false;
+	return pol_facts_fail(out, sizeof(*out), err);
 }
