@@ -96,24 +96,25 @@ bool recon_ca_view_make(X509 *ca, const char *label, struct recon_ca_view *v)
 	return ok;
 }
 
-/* The CA certificate to judge c against: a matching --ca, else the log's. */
-static X509 *pick_ca(const struct recon *r, const struct recon_cert *c)
+X509 *recon_pick_ca(const struct recon *r, const char *label, const X509_NAME *issuer)
 {
-	const struct recon_key *rk = recon_key_find(r, c->key);
-	const X509_NAME *issuer = X509_get_issuer_name(c->x);
+	const struct recon_key *rk = recon_key_find(r, label);
 
 	for (size_t i = 0; i < r->num_cas; i++) {
-		if (X509_NAME_cmp(X509_get_subject_name(r->cas[i]), issuer) != 0)
+		if (issuer != NULL && X509_NAME_cmp(X509_get_subject_name(r->cas[i]), issuer) != 0)
 			continue;
 		if (rk != NULL && rk->pub != NULL &&
 		    EVP_PKEY_eq(X509_get0_pubkey(r->cas[i]), rk->pub) != 1)
+			continue;
+		if (rk == NULL && issuer == NULL)
 			continue;
 		return r->cas[i];
 	}
 	return rk != NULL ? rk->ca : NULL;
 }
 
-enum pol_hash recon_hash_by_name(const char *name, unsigned digest_len)
+/* The hash of a record's prehash_alg ("" : by digest length). */
+static enum pol_hash hash_by_name(const char *name, unsigned digest_len)
 {
 	if (strcmp(name, "sha256") == 0)
 		return POL_HASH_SHA256;
@@ -140,13 +141,13 @@ static unsigned long mgf_of_hash(enum pol_hash h)
 	       : 0;
 }
 
-bool recon_is_raw(unsigned long m)
+static bool is_raw(unsigned long m)
 {
 	return m == POL_CKM_RSA_PKCS || m == POL_CKM_RSA_PKCS_PSS || m == POL_CKM_ECDSA;
 }
 
 /* The full-data mechanism for a raw one and a digest hash; 0 if none. */
-unsigned long recon_full_of_raw(unsigned long raw, enum pol_hash h)
+static unsigned long full_of_raw(unsigned long raw, enum pol_hash h)
 {
 	static const struct {
 		unsigned long raw;
@@ -196,138 +197,101 @@ unsigned long recon_mech_of_alg(const struct pol_algid *f)
 	return 0;
 }
 
-static void print_refusal(const char *tag, const struct recon_cert *c, const char *what,
-			  const struct pol_decision *d)
+/* --- what both re-checks share ------------------------------------------------------- */
+
+void recon_print_line(const char *tag, const struct recon_subject *s, const char *what,
+		      const struct pol_decision *d)
 {
 	printf("%s", tag);
-	recon_print_cert(c);
-	printf(": record %llu key %s: %s%s%s (%u): %s\n", (unsigned long long)c->seq, c->key,
-	       what, what[0] ? ": " : "", pol_reason_name(d->reason), (unsigned)d->reason,
-	       d->sentence);
+	if (s->cert != NULL)
+		recon_print_cert(s->cert);
+	else
+		recon_print_rev(s->rev);
+	printf(": record %llu key %s: ", (unsigned long long)s->a.seq, s->a.key);
+	if (d == NULL) {
+		printf("%s\n", what);
+		return;
+	}
+	if (d->allowed) {
+		printf("%s\n", d->sentence);
+		return;
+	}
+	printf("%s%s%s (%u): %s\n", what, what[0] ? ": " : "", pol_reason_name(d->reason),
+	       (unsigned)d->reason, d->sentence);
 }
 
-static void print_unchecked(const struct recon_cert *c, const char *why)
+bool recon_subject_ca(const struct recon *r, const struct recon_subject *s,
+		      const X509_NAME *issuer, struct recon_ca_view *v)
 {
-	printf("UNCHECKED");
-	recon_print_cert(c);
-	printf(": record %llu key %s: %s\n", (unsigned long long)c->seq, c->key, why);
-}
+	X509 *ca = recon_pick_ca(r, s->a.key, issuer);
 
-struct recheck {
-	const struct recon *r;
-	const struct pol_policy *pol;
-	struct pol_state *st;
-	struct pol_decision *d;
-	struct pol_cert_facts *facts;
-};
-
-/* One certificate: true when the policy allows it (and its effects were committed). */
-static bool recheck_one(struct recheck *k, const struct recon_cert *c)
-{
-	const uint8_t *tbs = c->der + c->tbs_off;
-	X509 *ca = pick_ca(k->r, c);
-	struct recon_ca_view v;
-	struct pol_request req;
-	struct der_err e;
-	enum pol_hash h;
-	bool have_facts, ok = false;
-
+	memset(v, 0, sizeof *v);
 	if (ca == NULL) {
-		print_unchecked(c, "no CA certificate for this key (give --ca CA.pem, or record "
-				   "ca_cert in the log's ca_key entry)");
+		recon_print_line("UNCHECKED", s, "no CA certificate for this key (give --ca CA.pem, "
+				 "or record ca_cert in the log's ca_key entry)", NULL);
 		return false;
 	}
-	if (!recon_ca_view_make(ca, c->key, &v)) {
-		print_unchecked(c, "the CA certificate's facts cannot be read");
-		recon_ca_view_free(&v);
+	if (!recon_ca_view_make(ca, s->a.key, v)) {
+		recon_print_line("UNCHECKED", s, "the CA certificate's facts cannot be read", NULL);
 		return false;
 	}
-	memset(&req, 0, sizeof req);
-	have_facts = pol_cert_facts(tbs, c->tbs_len, k->facts, &e);
-	req.mechanism = c->has_mech ? (unsigned long)c->mech
-				    : have_facts ? recon_mech_of_alg(&k->facts->sig) : 0;
-	if (c->prehashed && !c->has_mech && have_facts) {
-		/* An old record without a mechanism: the raw form of the TBS's algorithm. */
-		unsigned long m = req.mechanism;
-
-		req.mechanism = v.info.key_type == POL_KEY_EC ? POL_CKM_ECDSA
-				: m >= POL_CKM_SHA256_RSA_PKCS_PSS && m <= POL_CKM_SHA512_RSA_PKCS_PSS
-				    ? POL_CKM_RSA_PKCS_PSS
-				    : POL_CKM_RSA_PKCS;
-	}
-	if (req.mechanism == 0) {
-		print_unchecked(c, "the record names no mechanism and the TBS's signature "
-				   "algorithm implies none");
-		goto out;
-	}
-	if (c->prehashed) {
-		/* As asked: a raw digest.  Not committed (the content decision below is). */
-		req.prehashed = true;
-		req.data = c->digest;
-		req.len = c->digest_len;
-		if (!pol_evaluate(k->pol, k->st, &v.info, &req, c->time_ns, k->d))
-			goto internal;
-		if (!k->d->allowed) {
-			print_refusal("REFUSED", c, "raw-digest request", k->d);
-			goto out;
-		}
-		h = recon_hash_by_name(c->prehash_alg, c->digest_len);
-		req.mechanism = recon_is_raw(req.mechanism) ? recon_full_of_raw(req.mechanism, h) : 0;
-		if (req.mechanism == 0) {
-			print_unchecked(c, "no full-data mechanism matches the raw mechanism and "
-					   "digest of the record");
-			goto out;
-		}
-		req.prehashed = false;
-	}
-	if (c->has_pss) {
-		req.has_pss = true;
-		req.pss_hash = (unsigned long)c->pss_hash;
-		req.pss_mgf = (unsigned long)c->pss_mgf;
-		req.pss_salt_len = (unsigned long)c->pss_salt_len;
-	} else if (have_facts && k->facts->sig.alg == POL_SIG_RSA_PSS) {
-		req.has_pss = true;
-		req.pss_hash = ckm_of_hash(k->facts->sig.pss_hash);
-		req.pss_mgf = mgf_of_hash(k->facts->sig.pss_mgf1_hash);
-		req.pss_salt_len = (unsigned long)k->facts->sig.pss_salt_len;
-	}
-	req.data = tbs;
-	req.len = c->tbs_len;
-	if (!pol_evaluate(k->pol, k->st, &v.info, &req, c->time_ns, k->d))
-		goto internal;
-	if (!k->d->allowed) {
-		print_refusal("REFUSED", c, c->prehashed ? "content" : "", k->d);
-		goto out;
-	}
-	if (!pol_state_commit(k->st, k->d))
-		fprintf(stderr, "warden-audit: policy state full: later rate limits and serial "
-				"checks see fewer certificates\n");
-	printf("POLICY-OK");
-	recon_print_cert(c);
-	printf(": record %llu key %s: %s\n", (unsigned long long)c->seq, c->key,
-	       k->d->sentence);
-	ok = true;
-	goto out;
-internal:
-	print_unchecked(c, "the policy engine refused the call");
-out:
-	recon_ca_view_free(&v);
-	return ok;
+	return true;
 }
 
-static const struct recon *sort_ctx;
-
-static int by_seq(const void *a, const void *b)
+bool recon_judge_subject(const struct recon_judge *j, const struct recon_ca_view *cv,
+			 const struct recon_subject *s, struct pol_request *req,
+			 const struct pol_algid *tbs_sig)
 {
-	const struct recon_cert *x = &sort_ctx->c[*(const size_t *)a];
-	const struct recon_cert *y = &sort_ctx->c[*(const size_t *)b];
+	const struct recon_asked *a = &s->a;
 
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	if (a->prehashed) {
+		/* As asked: a raw digest.  Not committed (the content decision below is). */
+		req->prehashed = true;
+		req->data = a->digest;
+		req->len = a->digest_len;
+		if (!pol_evaluate(j->pol, j->st, &cv->info, req, a->time_ns, j->d))
+			goto internal;
+		if (!j->d->allowed) {
+			recon_print_line("REFUSED", s, "raw-digest request", j->d);
+			return false;
+		}
+		enum pol_hash h = hash_by_name(a->prehash_alg, a->digest_len);
+
+		req->mechanism = is_raw(req->mechanism) ? full_of_raw(req->mechanism, h) : 0;
+		if (req->mechanism == 0) {
+			recon_print_line("UNCHECKED", s, "no full-data mechanism matches the raw "
+					 "mechanism and digest of the record", NULL);
+			return false;
+		}
+		req->prehashed = false;
+	}
+	if (a->has_pss) {
+		req->has_pss = true;
+		req->pss_hash = (unsigned long)a->pss_hash;
+		req->pss_mgf = (unsigned long)a->pss_mgf;
+		req->pss_salt_len = (unsigned long)a->pss_salt_len;
+	} else if (tbs_sig != NULL && tbs_sig->alg == POL_SIG_RSA_PSS) {
+		req->has_pss = true;
+		req->pss_hash = ckm_of_hash(tbs_sig->pss_hash);
+		req->pss_mgf = mgf_of_hash(tbs_sig->pss_mgf1_hash);
+		req->pss_salt_len = (unsigned long)tbs_sig->pss_salt_len;
+	}
+	req->data = s->tbs;
+	req->len = s->tbs_len;
+	if (!pol_evaluate(j->pol, j->st, &cv->info, req, a->time_ns, j->d))
+		goto internal;
+	if (!j->d->allowed) {
+		recon_print_line("REFUSED", s, a->prehashed ? "content" : "", j->d);
+		return false;
+	}
+	return true;
+internal:
+	recon_print_line("UNCHECKED", s, "the policy engine refused the call", NULL);
+	return false;
 }
 
-char *recon_read_policy(const char *path, size_t *len)
+/* The policy file's bytes (free them), NULL if unreadable or too big. */
+static char *read_policy(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -347,54 +311,137 @@ char *recon_read_policy(const char *path, size_t *len)
 	return buf;
 }
 
+int recon_judge_open(struct recon_judge *j, const char *policy_path)
+{
+	struct pol_load_error le;
+	size_t len;
+
+	memset(j, 0, sizeof *j);
+	j->json = read_policy(policy_path, &len);
+	if (j->json == NULL) {
+		fprintf(stderr, "warden-audit: %s: unreadable or larger than %u bytes\n",
+			policy_path, POL_POLICY_MAX_BYTES);
+		return AUD_EXIT_USAGE;
+	}
+	if (!pol_policy_load(j->json, len, &j->pol, &le)) {
+		fprintf(stderr, "warden-audit: %s: %s%s%s\n", policy_path, le.path,
+			le.path[0] ? ": " : "", le.msg);
+		return AUD_EXIT_USAGE;
+	}
+	if (!pol_psl_load(NULL, &j->psl))
+		j->psl = NULL; /* registered domains fall back to the last two labels */
+	j->d = malloc(sizeof *j->d);
+	if (j->d == NULL || !pol_state_new(NULL, j->psl, &j->st)) {
+		fprintf(stderr, "warden-audit: out of memory\n");
+		return AUD_EXIT_USAGE;
+	}
+	return AUD_EXIT_OK;
+}
+
+void recon_judge_close(struct recon_judge *j)
+{
+	pol_state_free(j->st);
+	free(j->d);
+	pol_psl_free(j->psl);
+	pol_policy_free(j->pol);
+	free(j->json);
+	memset(j, 0, sizeof *j);
+}
+
+static int ord_cmp(const void *a, const void *b)
+{
+	const struct recon_ord *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+void recon_ord_sort(struct recon_ord *o, size_t n)
+{
+	qsort(o, n, sizeof *o, ord_cmp);
+}
+
+/* --- certificates ------------------------------------------------------------------ */
+
+struct recheck {
+	const struct recon *r;
+	struct recon_judge j;
+	struct pol_cert_facts *facts;
+};
+
+/* One certificate: true when the policy allows it (and its effects were committed). */
+static bool recheck_one(struct recheck *k, const struct recon_cert *c)
+{
+	const struct recon_subject s = {.cert = c, .tbs = c->der + c->tbs_off,
+					.tbs_len = c->tbs_len, .a = RECON_ASKED(c)};
+	struct recon_ca_view v;
+	struct pol_request req;
+	struct der_err e;
+	bool have_facts, ok = false;
+
+	if (!recon_subject_ca(k->r, &s, X509_get_issuer_name(c->x), &v))
+		goto out;
+	memset(&req, 0, sizeof req);
+	have_facts = pol_cert_facts(s.tbs, s.tbs_len, k->facts, &e);
+	req.mechanism = c->has_mech ? (unsigned long)c->mech
+				    : have_facts ? recon_mech_of_alg(&k->facts->sig) : 0;
+	if (c->prehashed && !c->has_mech && have_facts) {
+		/* An old record without a mechanism: the raw form of the TBS's algorithm. */
+		unsigned long m = req.mechanism;
+
+		req.mechanism = v.info.key_type == POL_KEY_EC ? POL_CKM_ECDSA
+				: m >= POL_CKM_SHA256_RSA_PKCS_PSS && m <= POL_CKM_SHA512_RSA_PKCS_PSS
+				    ? POL_CKM_RSA_PKCS_PSS
+				    : POL_CKM_RSA_PKCS;
+	}
+	if (req.mechanism == 0) {
+		recon_print_line("UNCHECKED", &s, "the record names no mechanism and the TBS's "
+				 "signature algorithm implies none", NULL);
+		goto out;
+	}
+	if (!recon_judge_subject(&k->j, &v, &s, &req, have_facts ? &k->facts->sig : NULL))
+		goto out;
+	if (!pol_state_commit(k->j.st, k->j.d))
+		fprintf(stderr, "warden-audit: policy state full: later rate limits and serial "
+				"checks see fewer certificates\n");
+	recon_print_line("POLICY-OK", &s, "", k->j.d);
+	ok = true;
+out:
+	recon_ca_view_free(&v);
+	return ok;
+}
+
 int recon_recheck(struct recon *r, const char *policy_path, size_t *out_bad)
 {
 	struct recheck k = {.r = r};
-	struct pol_load_error le;
-	struct pol_psl *psl = NULL;
-	struct pol_policy *pol = NULL;
-	size_t *order = NULL, n = 0, len;
-	char *json = recon_read_policy(policy_path, &len);
-	int ret = AUD_EXIT_USAGE;
+	struct recon_ord *order = NULL;
+	size_t n = 0;
+	int ret;
 
 	*out_bad = 0;
-	if (json == NULL) {
-		fprintf(stderr, "warden-audit: %s: unreadable or larger than %u bytes\n",
-			policy_path, POL_POLICY_MAX_BYTES);
+	ret = recon_judge_open(&k.j, policy_path);
+	if (ret != AUD_EXIT_OK)
 		goto out;
-	}
-	if (!pol_policy_load(json, len, &pol, &le)) {
-		fprintf(stderr, "warden-audit: %s: %s%s%s\n", policy_path, le.path,
-			le.path[0] ? ": " : "", le.msg);
-		goto out;
-	}
-	if (!pol_psl_load(NULL, &psl))
-		psl = NULL; /* registered domains fall back to the last two labels */
-	k.pol = pol;
-	k.d = malloc(sizeof *k.d);
+	ret = AUD_EXIT_USAGE;
 	k.facts = malloc(sizeof *k.facts);
 	order = malloc((r->num > 0 ? r->num : 1) * sizeof *order);
-	if (k.d == NULL || k.facts == NULL || order == NULL || !pol_state_new(NULL, psl, &k.st)) {
+	if (k.facts == NULL || order == NULL) {
 		fprintf(stderr, "warden-audit: out of memory\n");
 		goto out;
 	}
 	for (size_t i = 0; i < r->num; i++)
 		if (r->c[i].matched)
-			order[n++] = i;
-	sort_ctx = r;
-	qsort(order, n, sizeof *order, by_seq);
-	printf("policy %s sha256 %s\n", policy_path, pol_policy_hash_hex(pol));
+			order[n++] = (struct recon_ord){r->c[i].seq, i};
+	recon_ord_sort(order, n);
+	printf("policy %s sha256 %s\n", policy_path, pol_policy_hash_hex(k.j.pol));
 	for (size_t i = 0; i < n; i++)
-		if (!recheck_one(&k, &r->c[order[i]]))
+		if (!recheck_one(&k, &r->c[order[i].i]))
 			(*out_bad)++;
 	ret = AUD_EXIT_OK;
 out:
-	pol_state_free(k.st);
-	free(k.d);
+	recon_judge_close(&k.j);
 	free(k.facts);
 	free(order);
-	pol_psl_free(psl);
-	pol_policy_free(pol);
-	free(json);
 	return ret;
 }

@@ -1,6 +1,8 @@
 /*
  * aud_tool_recon.h - what `warden-audit reconcile` (aud_tool_reconcile.c: certificates,
- * log matching) shares with its policy re-check (aud_tool_recheck.c).  Tool-internal.
+ * log matching) shares with its policy re-checks (aud_tool_recheck.c: certificates and
+ * what both re-checks share; aud_tool_revcheck.c: CRLs and OCSP responses).
+ * Tool-internal.
  */
 #ifndef WARDEN_AUD_TOOL_RECON_H
 #define WARDEN_AUD_TOOL_RECON_H
@@ -90,15 +92,81 @@ struct recon_ca_view {
 };
 bool recon_ca_view_make(X509 *ca, const char *label, struct recon_ca_view *v);
 void recon_ca_view_free(struct recon_ca_view *v);
-/* The policy file's bytes (free them), NULL (message printed) if unreadable or too big. */
-char *recon_read_policy(const char *path, size_t *len);
-/* The hash of a record's prehash_alg ("" : by digest length). */
-enum pol_hash recon_hash_by_name(const char *name, unsigned digest_len);
-/* The full-data mechanism for a raw one and a digest hash; 0 if none. */
-unsigned long recon_full_of_raw(unsigned long raw, enum pol_hash h);
-bool recon_is_raw(unsigned long m);
+/* The CA certificate to judge a signature by key label against: a --ca with the key the
+ * log records for the label and, when issuer is not NULL, whose subject is issuer; else
+ * the log's ca_cert for the label.  With no issuer (an OCSP response) and no key in the
+ * log, no --ca is taken: the key must decide. */
+X509 *recon_pick_ca(const struct recon *r, const char *label, const X509_NAME *issuer);
 /* The full-data mechanism a client would pick for a signature algorithm; 0 if none. */
 unsigned long recon_mech_of_alg(const struct pol_algid *a);
+
+/* The policy a re-check judges by: the file loaded, a fresh state, a decision buffer.
+ * open: AUD_EXIT_OK, or AUD_EXIT_USAGE (message printed; close it still).  close: with
+ * a zeroed or opened one. */
+struct recon_judge {
+	struct pol_policy *pol;
+	struct pol_psl *psl;
+	struct pol_state *st;
+	struct pol_decision *d;
+	char *json;
+};
+int recon_judge_open(struct recon_judge *j, const char *policy_path);
+void recon_judge_close(struct recon_judge *j);
+
+/* What the matching SIGN record asked, and when: struct recon_cert and struct recon_rev
+ * note it in fields of the same names, and RECON_ASKED takes it from either. */
+struct recon_asked {
+	uint64_t seq;
+	const char *key;
+	int64_t time_ns;
+	bool prehashed;
+	const uint8_t *digest;
+	unsigned digest_len;
+	const char *prehash_alg;
+	bool has_pss;
+	uint64_t pss_hash, pss_mgf, pss_salt_len;
+};
+#define RECON_ASKED(x)                                                                     \
+	((struct recon_asked){.seq = (x)->seq, .key = (x)->key, .time_ns = (x)->time_ns,       \
+			      .prehashed = (x)->prehashed, .digest = (x)->digest,              \
+			      .digest_len = (x)->digest_len, .prehash_alg = (x)->prehash_alg,  \
+			      .has_pss = (x)->has_pss, .pss_hash = (x)->pss_hash,              \
+			      .pss_mgf = (x)->pss_mgf, .pss_salt_len = (x)->pss_salt_len})
+
+/* What a re-check judges: a certificate or a CRL / OCSP response (one of cert, rev), its
+ * TBS, and what its record asked. */
+struct recon_subject {
+	const struct recon_cert *cert;
+	const struct recon_rev *rev;
+	const uint8_t *tbs;
+	size_t tbs_len;
+	struct recon_asked a;
+};
+/* "TAG file ...: record N key K: " then what (d NULL), the sentence (d allowed), or
+ * "what: REASON (n): sentence". */
+void recon_print_line(const char *tag, const struct recon_subject *s, const char *what,
+		      const struct pol_decision *d);
+/* The CA facts for s (recon_pick_ca with issuer) into v: false, with an UNCHECKED line,
+ * when there is no CA certificate or its facts cannot be read.  Free v either way. */
+bool recon_subject_ca(const struct recon *r, const struct recon_subject *s,
+		      const X509_NAME *issuer, struct recon_ca_view *v);
+/* Evaluates s under j at its record's time with the CA facts cv, req holding the
+ * mechanism (the rest zero): a prehashed record first as asked (the raw digest), then for
+ * its content (the TBS under the full-data mechanism of the same hash).  PSS parameters
+ * are the record's, else those of tbs_sig when it is RSASSA-PSS (tbs_sig may be NULL).
+ * Prints a REFUSED or UNCHECKED line; true when the content is allowed (j->d holds the
+ * decision; nothing is committed). */
+bool recon_judge_subject(const struct recon_judge *j, const struct recon_ca_view *cv,
+			 const struct recon_subject *s, struct pol_request *req,
+			 const struct pol_algid *tbs_sig);
+
+/* A matched certificate or CRL / response by its record's seq: sorted, the re-check's
+ * order (the log's; ties by index). */
+struct recon_ord {
+	uint64_t seq;
+	size_t i;
+};
+void recon_ord_sort(struct recon_ord *o, size_t n);
 /* Whether a RECOVERY record of the log lists seq as refused to its caller. */
 bool recon_seq_refused(const struct recon *r, uint64_t seq);
 

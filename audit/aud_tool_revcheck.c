@@ -20,126 +20,45 @@
 
 struct revcheck {
 	struct recon *r;
-	const struct pol_policy *pol;
-	struct pol_state *st;
-	struct pol_decision *d;
+	struct recon_judge j;
 	struct pol_summary *sum;
-	size_t *order, num, next;
+	struct recon_ord *order;
+	size_t num, next;
 	size_t bad;
 	uint64_t applied, no_summary, failed;
 };
 
-/* The CA certificate to judge v against: a --ca with the key the log records for the
- * label (and, for a CRL, whose subject is the CRL's issuer), else the log's ca_cert. */
-static X509 *pick_ca(const struct recon *r, const struct recon_rev *v)
-{
-	const struct recon_key *rk = recon_key_find(r, v->key);
-
-	for (size_t i = 0; i < r->num_cas; i++) {
-		if (v->crl != NULL && X509_NAME_cmp(X509_get_subject_name(r->cas[i]),
-						    X509_CRL_get_issuer(v->crl)) != 0)
-			continue;
-		if (rk != NULL && rk->pub != NULL &&
-		    EVP_PKEY_eq(X509_get0_pubkey(r->cas[i]), rk->pub) != 1)
-			continue;
-		if (rk == NULL && v->crl == NULL)
-			continue; /* an OCSP response names no issuer: the key must decide */
-		return r->cas[i];
-	}
-	return rk != NULL ? rk->ca : NULL;
-}
-
-static void print_line(const char *tag, const struct recon_rev *v, const char *what,
-		       const struct pol_decision *d)
-{
-	printf("%s", tag);
-	recon_print_rev(v);
-	printf(": record %llu key %s: ", (unsigned long long)v->seq, v->key);
-	if (d == NULL) {
-		printf("%s\n", what);
-		return;
-	}
-	if (d->allowed) {
-		printf("%s\n", d->sentence);
-		return;
-	}
-	printf("%s%s%s (%u): %s\n", what, what[0] ? ": " : "", pol_reason_name(d->reason),
-	       (unsigned)d->reason, d->sentence);
-}
-
-/* One CRL / response against the state as it is now: true when allowed. */
+/* One CRL / response against the state as it is now: true when allowed.  The CA is a
+ * --ca with the key the log records for the label (and, for a CRL, whose subject is the
+ * CRL's issuer), else the log's ca_cert. */
 static bool recheck_one(struct revcheck *k, const struct recon_rev *v)
 {
-	X509 *ca = pick_ca(k->r, v);
-	const uint8_t *tbs = v->der + v->tbs_off;
+	const struct recon_subject s = {.rev = v, .tbs = v->der + v->tbs_off,
+					.tbs_len = v->tbs_len, .a = RECON_ASKED(v)};
 	struct recon_ca_view cv;
 	struct pol_request req;
 	bool ok = false;
 
-	memset(&cv, 0, sizeof cv);
-	if (ca == NULL) {
-		print_line("UNCHECKED", v, "no CA certificate for this key (give --ca CA.pem, or "
-					   "record ca_cert in the log's ca_key entry)", NULL);
-		return false;
-	}
-	if (!recon_ca_view_make(ca, v->key, &cv)) {
-		print_line("UNCHECKED", v, "the CA certificate's facts cannot be read", NULL);
+	if (!recon_subject_ca(k->r, &s, v->crl != NULL ? X509_CRL_get_issuer(v->crl) : NULL, &cv))
 		goto out;
-	}
 	memset(&req, 0, sizeof req);
 	req.mechanism = v->has_mech ? (unsigned long)v->mech : 0;
 	if (req.mechanism == 0 && v->kind == POL_KIND_TBS_CRL && !v->prehashed) {
-		struct pol_crl_facts *f = &k->d->facts.crl;
+		struct pol_crl_facts *f = &k->j.d->facts.crl;
 		struct der_err e;
 
 		/* An old record without a mechanism: the one the CRL's algorithm implies. */
-		if (pol_crl_facts(tbs, v->tbs_len, f, &e))
+		if (pol_crl_facts(s.tbs, s.tbs_len, f, &e))
 			req.mechanism = recon_mech_of_alg(&f->sig);
 	}
 	if (req.mechanism == 0) {
-		print_line("UNCHECKED", v, "the record names no mechanism", NULL);
+		recon_print_line("UNCHECKED", &s, "the record names no mechanism", NULL);
 		goto out;
 	}
-	if (v->prehashed) {
-		req.prehashed = true;
-		req.data = v->digest;
-		req.len = v->digest_len;
-		if (!pol_evaluate(k->pol, k->st, &cv.info, &req, v->time_ns, k->d))
-			goto internal;
-		if (!k->d->allowed) {
-			print_line("REFUSED", v, "raw-digest request", k->d);
-			goto out;
-		}
-		enum pol_hash h = recon_hash_by_name(v->prehash_alg, v->digest_len);
-
-		req.mechanism = recon_is_raw(req.mechanism) ? recon_full_of_raw(req.mechanism, h)
-							    : 0;
-		if (req.mechanism == 0) {
-			print_line("UNCHECKED", v, "no full-data mechanism matches the raw "
-						   "mechanism and digest of the record", NULL);
-			goto out;
-		}
-		req.prehashed = false;
-	}
-	if (v->has_pss) {
-		req.has_pss = true;
-		req.pss_hash = (unsigned long)v->pss_hash;
-		req.pss_mgf = (unsigned long)v->pss_mgf;
-		req.pss_salt_len = (unsigned long)v->pss_salt_len;
-	}
-	req.data = tbs;
-	req.len = v->tbs_len;
-	if (!pol_evaluate(k->pol, k->st, &cv.info, &req, v->time_ns, k->d))
-		goto internal;
-	if (!k->d->allowed) {
-		print_line("REFUSED", v, v->prehashed ? "content" : "", k->d);
+	if (!recon_judge_subject(&k->j, &cv, &s, &req, NULL))
 		goto out;
-	}
-	print_line("POLICY-OK", v, "", k->d);
+	recon_print_line("POLICY-OK", &s, "", k->j.d);
 	ok = true;
-	goto out;
-internal:
-	print_line("UNCHECKED", v, "the policy engine refused the call", NULL);
 out:
 	recon_ca_view_free(&cv);
 	return ok;
@@ -161,7 +80,7 @@ static void apply(struct revcheck *k, const struct aud_rec *rec)
 		return;
 	}
 	if (k->sum->num_revocations <= POL_SUMMARY_MAX_REVOCATIONS) {
-		ok = pol_state_apply(k->st, k->sum);
+		ok = pol_state_apply(k->j.st, k->sum);
 	} else {
 		struct aud_cur c = {rec->body, rec->body_len};
 		size_t n = 0;
@@ -175,7 +94,7 @@ static void apply(struct revcheck *k, const struct aud_rec *rec)
 			     pol_revocation_decode(f.val, f.len, &all[n]);
 			n++;
 		}
-		ok = ok && pol_state_apply_revocations(k->st, k->sum, all, n);
+		ok = ok && pol_state_apply_revocations(k->j.st, k->sum, all, n);
 	}
 	if (ok)
 		k->applied++;
@@ -191,8 +110,8 @@ static int replay_cb(void *ctx, const struct aud_rec *rec)
 
 	if (rec->type != AUD_T_SIGN)
 		return 0;
-	while (k->next < k->num && k->r->rv[k->order[k->next]].seq <= rec->seq) {
-		const struct recon_rev *v = &k->r->rv[k->order[k->next++]];
+	while (k->next < k->num && k->order[k->next].seq <= rec->seq) {
+		const struct recon_rev *v = &k->r->rv[k->order[k->next++].i];
 
 		if (v->seq == rec->seq && !recheck_one(k, v))
 			k->bad++;
@@ -203,60 +122,31 @@ static int replay_cb(void *ctx, const struct aud_rec *rec)
 	return 0;
 }
 
-static const struct recon *sort_ctx;
-
-static int by_seq(const void *a, const void *b)
-{
-	const struct recon_rev *x = &sort_ctx->rv[*(const size_t *)a];
-	const struct recon_rev *y = &sort_ctx->rv[*(const size_t *)b];
-
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
 int recon_revs_recheck(struct recon *r, const struct aud_scan_opts *o, const char *policy_path,
 		       size_t *out_bad)
 {
 	struct revcheck k = {.r = r};
 	struct aud_scan_opts o2 = *o;
 	struct aud_scan_result *res = malloc(sizeof *res);
-	struct pol_load_error le;
-	struct pol_psl *psl = NULL;
-	struct pol_policy *pol = NULL;
-	size_t len;
-	char *json = recon_read_policy(policy_path, &len);
-	int ret = AUD_EXIT_USAGE;
+	int ret;
 
 	*out_bad = 0;
-	if (json == NULL) {
-		fprintf(stderr, "warden-audit: %s: unreadable or larger than %u bytes\n",
-			policy_path, POL_POLICY_MAX_BYTES);
+	ret = recon_judge_open(&k.j, policy_path);
+	if (ret != AUD_EXIT_OK)
 		goto out;
-	}
-	if (!pol_policy_load(json, len, &pol, &le)) {
-		fprintf(stderr, "warden-audit: %s: %s%s%s\n", policy_path, le.path,
-			le.path[0] ? ": " : "", le.msg);
-		goto out;
-	}
-	if (!pol_psl_load(NULL, &psl))
-		psl = NULL;
-	k.pol = pol;
-	k.d = malloc(sizeof *k.d);
+	ret = AUD_EXIT_USAGE;
 	k.sum = malloc(sizeof *k.sum);
 	k.order = malloc((r->num_rv > 0 ? r->num_rv : 1) * sizeof *k.order);
-	if (res == NULL || k.d == NULL || k.sum == NULL || k.order == NULL ||
-	    !pol_state_new(NULL, psl, &k.st)) {
+	if (res == NULL || k.sum == NULL || k.order == NULL) {
 		fprintf(stderr, "warden-audit: out of memory\n");
 		goto out;
 	}
 	for (size_t i = 0; i < r->num_rv; i++)
 		if (r->rv[i].matched)
-			k.order[k.num++] = i;
-	sort_ctx = r;
-	qsort(k.order, k.num, sizeof *k.order, by_seq);
+			k.order[k.num++] = (struct recon_ord){r->rv[i].seq, i};
+	recon_ord_sort(k.order, k.num);
 	printf("policy %s sha256 %s (CRLs and OCSP responses, against the revocation state "
-	       "replayed from the log)\n", policy_path, pol_policy_hash_hex(pol));
+	       "replayed from the log)\n", policy_path, pol_policy_hash_hex(k.j.pol));
 	o2.cb = replay_cb;
 	o2.cb_ctx = &k;
 	if (aud_scan(&o2, res) != AUD_V_OK) {
@@ -271,13 +161,9 @@ int recon_revs_recheck(struct recon *r, const struct aud_scan_opts *o, const cha
 	*out_bad = k.bad;
 	ret = AUD_EXIT_OK;
 out:
-	pol_state_free(k.st);
-	free(k.d);
+	recon_judge_close(&k.j);
 	free(k.sum);
 	free(k.order);
 	free(res);
-	pol_psl_free(psl);
-	pol_policy_free(pol);
-	free(json);
 	return ret;
 }
