@@ -8,7 +8,7 @@ CORE_LIBS := -lcrypto -ldl -lpthread
 ENC_OBJS := $(OBJ)/enclave/enc_config.o $(OBJ)/enclave/enc_log.o \
 	$(OBJ)/enclave/enc_hello.o $(OBJ)/enclave/enc_login.o $(OBJ)/enclave/enc_conn.o \
 	$(OBJ)/enclave/enc_serve.o $(OBJ)/enclave/sbx.o $(OBJ)/enclave/enc_policy.o \
-	$(OBJ)/enclave/enc_audit.o $(OBJ)/enclave/enc_decide.o
+	$(OBJ)/enclave/enc_audit.o $(OBJ)/enclave/enc_decide.o $(OBJ)/enclave/enc_snapshot.o
 # The policy engine and the audit log (their fragments come later: the archives are
 # named here, built by their own rules).
 ENC_ARCHIVES := $(OBJ)/libwarden-audit.a $(OBJ)/libwarden-policy.a
@@ -49,5 +49,10 @@ $(TBIN)/test_enc_audit: $(OBJ)/tests/test_enc_audit.o $(ENC_OBJS) $(CORE_OBJS) $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
 
+$(TBIN)/test_enc_snapshot: $(OBJ)/tests/test_enc_snapshot.o $(ENC_OBJS) $(CORE_OBJS) \
+		$(WIRE_OBJS) $(ENC_ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(ENC_LIBS) $(CHECK_LIBS)
+
 UNIT_TESTS += $(TBIN)/test_pin $(TBIN)/test_sign $(TBIN)/test_enclave_config \
-	$(TBIN)/test_enc_login $(TBIN)/test_sbx $(TBIN)/test_enc_audit
+	$(TBIN)/test_enc_login $(TBIN)/test_sbx $(TBIN)/test_enc_audit $(TBIN)/test_enc_snapshot

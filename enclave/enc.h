@@ -50,6 +50,8 @@
  * the records it names, can still cancel them (enc_audit.c). */
 #define ENC_REPLAY_WINDOW 4096u
 #define ENC_REPLAY_WINDOW_BYTES (64u * 1024u * 1024u)
+/* audit.snapshot_records when enclave.json does not say (docs/architecture.md). */
+#define ENC_DEFAULT_SNAPSHOT_RECORDS 100000u
 #define ENC_SOFTWARE "warden 0.1"
 #define ENC_TOKEN_MANUFACTURER "Warden"
 #define ENC_TOKEN_MODEL "warden-enclave"
@@ -87,6 +89,10 @@ struct enc_config {
 	uint64_t audit_rotate_bytes;       /* 0: the library's defaults */
 	uint32_t audit_checkpoint_records;
 	uint32_t audit_checkpoint_ms;
+	/* A state snapshot after this many records since the last one (0: never), and
+	 * whether start-up verifies only from the newest signed snapshot (enc_snapshot.c). */
+	uint32_t audit_snapshot_records;
+	bool audit_fast_start;
 	uint8_t sha256[32];        /* of the enclave.json bytes (enc_config_load) */
 	const char *log;
 	const char *token_label;
@@ -119,7 +125,13 @@ __attribute__((warn_unused_result)) int enc_file_read(const char *path, size_t m
 
 /* --- logging (enc_log.c) ---------------------------------------------------------- */
 
-enum enc_log_level { ENC_LOG_ERR = 3, ENC_LOG_WARNING = 4, ENC_LOG_INFO = 6, ENC_LOG_DEBUG = 7 };
+enum enc_log_level {
+	ENC_LOG_ERR = 3,
+	ENC_LOG_WARNING = 4,
+	ENC_LOG_NOTICE = 5,
+	ENC_LOG_INFO = 6,
+	ENC_LOG_DEBUG = 7
+};
 
 /* "stderr" (the default until called), "syslog", or a file path (appended). */
 __attribute__((warn_unused_result)) int enc_log_open(const char *spec, char *err,
@@ -182,6 +194,9 @@ struct enc_state {
 	struct pol_psl *psl;
 	struct aud_log *log;
 	uint64_t replay_overcounted; /* allowed records applied and later declared refused */
+	/* First record of the newest snapshot (or where start-up began counting): the next
+	 * one is due audit_snapshot_records later.  Under decide_lock. */
+	uint64_t snap_last_seq;
 	char pin_line[PIN_HASH_LINE_MAX];
 
 	/* Serialises LOGINs (counter store, scrypt, reset): held for ~100 ms per LOGIN. */
@@ -253,6 +268,26 @@ void enc_decide_thread_end(void);
 __attribute__((warn_unused_result)) int enc_key_selftest(struct enc_state *st,
 							 const struct enc_key *k, char *err,
 							 size_t err_len);
+
+/* --- snapshots (enc_snapshot.c) ---------------------------------------------------- */
+
+/* snap_version of the enclave's blob (docs/audit-format.md "State snapshots"). */
+#define ENC_SNAPSHOT_VERSION 1u
+/* The blob for the current state and PIN count; *out malloc'd.  WARDEN_OK or NOMEM. */
+__attribute__((warn_unused_result)) int enc_snapshot_blob(const struct enc_state *st,
+							   unsigned pin_failures,
+							   uint8_t **out, size_t *out_len);
+/* Decodes a blob into a new policy state (st's public suffix list, default limits) and
+ * a PIN count.  WARDEN_OK, or WARDEN_E_AUDIT with why set and *out_state NULL. */
+__attribute__((warn_unused_result)) int enc_snapshot_load(const struct enc_state *st,
+							   uint32_t version,
+							   const uint8_t *blob, size_t len,
+							   struct pol_state **out_state,
+							   unsigned *out_pin, char *why,
+							   size_t why_len);
+/* After the append of record seq, decide_lock held: a snapshot when one is due
+ * (audit.snapshot_records).  A failure is logged, never fatal. */
+void enc_snapshot_maybe(struct enc_state *st, uint64_t seq);
 
 /* --- login (enc_login.c) ------------------------------------------------------------ */
 

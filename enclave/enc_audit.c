@@ -15,6 +15,12 @@
  * reaching further back than the window (it cannot in practice: the range is what was in
  * flight, bounded by the writer's batch) is over-counted - the strict side: a serial held
  * as used, a bucket charged - and logged.
+ *
+ * Snapshots (enc_snapshot.c): the newest one the library finds usable is decoded into the
+ * state (snapshot_cb) and only the records after it are replayed.  A blob that does not
+ * decode stops that open; the log is then opened again without snapshots (every record
+ * verified and replayed from genesis), and if that fails too the enclave does not start.
+ * It never starts on a state it could not rebuild.
  */
 #include "enc.h"
 
@@ -34,6 +40,7 @@ struct replay {
 	size_t head, num, bytes;
 	uint64_t last_applied_seq; /* UINT64_MAX: none yet */
 	uint64_t applied, no_summary, failed;
+	uint64_t seen; /* records handed to replay_cb */
 	struct pol_summary *sum;
 };
 
@@ -99,6 +106,7 @@ static int replay_cb(void *ctx, const struct aud_rec *rec)
 	struct replay *r = ctx;
 	struct aud_field f;
 
+	r->seen++;
 	switch (rec->type) {
 	case AUD_T_SIGN:
 		if (!aud_body_find(rec->body, rec->body_len, AUD_F_DECISION, &f) ||
@@ -223,9 +231,59 @@ int enc_audit_login(struct enc_state *st, uint16_t type, const struct enc_peer *
 	return rc;
 }
 
+/* The snapshot the library found: decoded into the state, or the open is stopped. */
+struct snap_ctx {
+	struct enc_state *st;
+	struct replay *r;
+	bool refused;
+	uint64_t seq;
+	char why[ENC_ERR_LEN];
+};
+
+static int snapshot_cb(void *ctx, uint32_t version, const uint8_t *blob, size_t len,
+		       uint64_t seq)
+{
+	struct snap_ctx *c = ctx;
+	struct pol_state *ps = NULL;
+	unsigned pin = 0;
+
+	if (enc_snapshot_load(c->st, version, blob, len, &ps, &pin, c->why, sizeof(c->why)) !=
+	    WARDEN_OK) {
+		c->refused = true;
+		c->seq = seq;
+		return 1;
+	}
+	pol_state_free(c->st->pstate);
+	c->st->pstate = ps;
+	c->st->pin_failures = pin;
+	/* Records before the snapshot count as applied (a refused range reaching back
+	 * there is over-counted, the strict side, and logged). */
+	c->r->last_applied_seq = seq - 1;
+	return 0;
+}
+
+/* Back to an empty state before a second open. */
+static int replay_reset(struct enc_state *st, struct replay *r)
+{
+	struct pol_state *fresh = NULL;
+	while (r->num > 0)
+		pending_pop(r, false);
+	r->head = r->bytes = 0;
+	r->last_applied_seq = UINT64_MAX;
+	r->applied = r->no_summary = r->failed = r->seen = 0;
+	if (!pol_state_new(NULL, st->psl, &fresh))
+		return WARDEN_E_NOMEM;
+	pol_state_free(st->pstate);
+	st->pstate = fresh;
+	st->pin_failures = 0;
+	st->replay_overcounted = 0;
+	return WARDEN_OK;
+}
+
 int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 {
 	struct replay r = {.st = st, .last_applied_seq = UINT64_MAX};
+	struct snap_ctx sc = {.st = st, .r = &r};
 	struct aud_body gen, b;
 	struct aud_open_report rep;
 	char aerr[AUD_ERR_LEN];
@@ -262,9 +320,33 @@ int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 		.genesis = &genesis,
 		.replay = replay_cb,
 		.replay_ctx = &r,
+		.snapshot = snapshot_cb,
+		.snapshot_ctx = &sc,
+		.fast_start = st->cfg.audit_fast_start,
 	};
 	ret = aud_open(&p, &st->log, &rep, aerr, sizeof(aerr));
-	if (ret != WARDEN_OK) {
+	if (ret != WARDEN_OK && sc.refused) {
+		enc_log(ENC_LOG_WARNING,
+			"audit log %s: the state snapshot at record %llu does not decode (%s): "
+			"not used; verifying and replaying every record from genesis instead",
+			st->cfg.audit_dir, (unsigned long long)sc.seq, sc.why);
+		ret = replay_reset(st, &r);
+		if (ret != WARDEN_OK) {
+			snprintf(err, err_len, "out of memory");
+			goto out;
+		}
+		p.snapshot = NULL;
+		p.snapshot_ctx = NULL;
+		p.fast_start = false;
+		ret = aud_open(&p, &st->log, &rep, aerr, sizeof(aerr));
+		if (ret != WARDEN_OK) {
+			snprintf(err, err_len,
+				 "audit log %s: the state snapshot at record %llu does not decode "
+				 "(%s), and the full replay that replaces it failed: %s",
+				 st->cfg.audit_dir, (unsigned long long)sc.seq, sc.why, aerr);
+			goto out;
+		}
+	} else if (ret != WARDEN_OK) {
 		snprintf(err, err_len, "audit log %s: %s", st->cfg.audit_dir, aerr);
 		goto out;
 	}
@@ -275,11 +357,28 @@ int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 	if (rep.created)
 		enc_log(ENC_LOG_WARNING, "audit log %s was empty: started with a genesis record",
 			st->cfg.audit_dir);
+	if (rep.snapshot_seq != UINT64_MAX)
+		enc_log(ENC_LOG_NOTICE,
+			"audit log %s: state from the snapshot at record %llu, %s; %llu records "
+			"after it replayed",
+			st->cfg.audit_dir, (unsigned long long)rep.snapshot_seq,
+			rep.fast_start ? "fast start: records verified from the snapshot on"
+				       : "every record verified from genesis",
+			(unsigned long long)r.seen);
+	else if (!sc.refused)
+		enc_log(ENC_LOG_NOTICE, "audit log %s: no state snapshot used%s%s",
+			st->cfg.audit_dir, rep.snapshot_message[0] != '\0' ? ": " : "",
+			rep.snapshot_message);
+	if (rep.snapshot_seq != UINT64_MAX && rep.snapshot_message[0] != '\0')
+		enc_log(ENC_LOG_NOTICE, "audit log %s: %s", st->cfg.audit_dir,
+			rep.snapshot_message);
+	st->snap_last_seq = rep.snapshot_seq != UINT64_MAX ? rep.snapshot_seq : 0;
 	enc_log(ENC_LOG_INFO,
-		"audit log %s: %llu records verified and replayed (%llu decisions applied, "
-		"%llu without a summary, %llu not applicable); %zu serials, %zu buckets, "
-		"%zu revocations; PIN failures %u",
+		"audit log %s: %llu records, verified from record %llu, %llu replayed (%llu "
+		"decisions applied, %llu without a summary, %llu not applicable); %zu serials, "
+		"%zu buckets, %zu revocations; PIN failures %u",
 		st->cfg.audit_dir, (unsigned long long)rep.num_records,
+		(unsigned long long)rep.verified_from, (unsigned long long)r.seen,
 		(unsigned long long)r.applied, (unsigned long long)r.no_summary,
 		(unsigned long long)r.failed, pol_state_num_serials(st->pstate),
 		pol_state_num_buckets(st->pstate), pol_state_num_revocations(st->pstate),

@@ -25,6 +25,7 @@
 #define CFG_MAX_CKPT_RECORDS 100000000u
 #define CFG_MAX_CKPT_SECONDS 86400u
 #define CFG_MAX_ROTATE_BYTES (1ull << 40)
+#define CFG_MAX_SNAPSHOT_RECORDS 1000000000u
 
 struct cfg_ctx {
 	char *err;
@@ -173,22 +174,32 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	cfg->frame_timeout_ms = (unsigned)v;
 	json_t *audit;
 	static const char *const audit_members[] = {"checkpoint_records", "checkpoint_seconds",
-						    "rotate_bytes", NULL};
+						    "rotate_bytes", "snapshot_records",
+						    "fast_start", NULL};
 	if (get_obj(c, "$", root, "audit", 0, &audit) != 0)
 		return -1;
+	cfg->audit_snapshot_records = ENC_DEFAULT_SNAPSHOT_RECORDS;
 	if (audit != NULL) {
 		uint64_t records = 0, seconds = 0, rotate = 0;
+		uint64_t snap = ENC_DEFAULT_SNAPSHOT_RECORDS;
 		if (only_members(c, "$.audit", audit, audit_members) != 0 ||
 		    get_uint(c, "$.audit", audit, "checkpoint_records", 1, CFG_MAX_CKPT_RECORDS,
 			     &records) != 0 ||
 		    get_uint(c, "$.audit", audit, "checkpoint_seconds", 1, CFG_MAX_CKPT_SECONDS,
 			     &seconds) != 0 ||
 		    get_uint(c, "$.audit", audit, "rotate_bytes", AUD_MIN_ROTATE_BYTES,
-			     CFG_MAX_ROTATE_BYTES, &rotate) != 0)
+			     CFG_MAX_ROTATE_BYTES, &rotate) != 0 ||
+		    get_uint(c, "$.audit", audit, "snapshot_records", 0, CFG_MAX_SNAPSHOT_RECORDS,
+			     &snap) != 0)
 			return -1;
+		json_t *fs = json_object_get(audit, "fast_start");
+		if (fs != NULL && !json_is_boolean(fs))
+			return bad(c, "$.audit.fast_start", "must be true or false");
+		cfg->audit_fast_start = fs != NULL && json_is_true(fs);
 		cfg->audit_checkpoint_records = (uint32_t)records;
 		cfg->audit_checkpoint_ms = (uint32_t)(seconds * 1000u);
 		cfg->audit_rotate_bytes = rotate;
+		cfg->audit_snapshot_records = (uint32_t)snap;
 	}
 	if (cfg->log == NULL)
 		cfg->log = "syslog";

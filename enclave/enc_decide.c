@@ -5,6 +5,7 @@
  *     pol_evaluate(policy, state, key's pol_ca_info, request)   (state untouched)
  *     build the SIGN record; aud_append (assigns seq, orders the chain)
  *     if allowed: pol_state_commit                              (serial, buckets, revocations)
+ *     every audit.snapshot_records records: a state snapshot    (enc_snapshot.c)
  *   unlock
  *   aud_sync(seq)        outside the lock: concurrent requests share one fdatasync
  *   -> WARDEN_OK only when allowed AND durable; the caller signs after that.
@@ -300,6 +301,8 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 		rc = aud_append(st->log, &rec, &seq);
 	}
 	int committed = rc == WARDEN_OK && d->allowed ? pol_state_commit(st->pstate, d) : 1;
+	if (rc == WARDEN_OK)
+		enc_snapshot_maybe(st, seq); /* when due; the state is that of records [0, seq] */
 	pthread_mutex_unlock(&st->decide_lock);
 
 	if (rc == WARDEN_OK)

@@ -70,6 +70,8 @@ static const char *level_name(int level)
 		return "error";
 	case ENC_LOG_WARNING:
 		return "warning";
+	case ENC_LOG_NOTICE:
+		return "notice";
 	case ENC_LOG_INFO:
 		return "info";
 	default:

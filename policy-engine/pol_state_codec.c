@@ -71,9 +71,45 @@ static void w_uint(struct cw *w, uint64_t v, unsigned n)
 		w->p[w->len++] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-static int id_cmp(const void *a, const void *b)
+/* In-place heapsort of n rows of `size` bytes by their leading id: no allocation and no
+ * system call (glibc's qsort may call sysinfo, which the enclave's seccomp list kills),
+ * O(n log n) worst case.  tmp holds one row. */
+static bool row_less(const uint8_t *rows, size_t size, size_t i, size_t j)
 {
-	return memcmp(a, b, POL_BUCKET_ID_LEN); /* both rows start with the id */
+	return memcmp(rows + i * size, rows + j * size, POL_BUCKET_ID_LEN) < 0;
+}
+
+static void row_swap(uint8_t *rows, size_t size, size_t i, size_t j, uint8_t *tmp)
+{
+	memcpy(tmp, rows + i * size, size);
+	memcpy(rows + i * size, rows + j * size, size);
+	memcpy(rows + j * size, tmp, size);
+}
+
+static void sift_down(uint8_t *rows, size_t size, size_t i, size_t n, uint8_t *tmp)
+{
+	for (;;) {
+		size_t big = i, l = 2 * i + 1, r = l + 1;
+		if (l < n && row_less(rows, size, big, l))
+			big = l;
+		if (r < n && row_less(rows, size, big, r))
+			big = r;
+		if (big == i)
+			return;
+		row_swap(rows, size, i, big, tmp);
+		i = big;
+	}
+}
+
+static void rows_sort(void *base, size_t n, size_t size, uint8_t *tmp)
+{
+	uint8_t *rows = base;
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(rows, size, i, n, tmp);
+	for (size_t end = n; end-- > 1;) {
+		row_swap(rows, size, 0, end, tmp);
+		sift_down(rows, size, 0, end, tmp);
+	}
 }
 
 bool pol_state_encode(const struct pol_state *s, uint8_t **out, size_t *out_len)
@@ -99,15 +135,19 @@ bool pol_state_encode(const struct pol_state *s, uint8_t **out, size_t *out_len)
 	w_uint(&w, pol_state_ever_purged(s) ? CODEC_FLAG_PURGED : 0, 1);
 
 	/* Hash tables: slot order depends on capacity and history, so sort by id. */
+	union {
+		struct pol_state_serial_row s;
+		struct pol_state_bucket_row b;
+	} tmp;
 	ns = pol_state_serial_rows(s, ser);
-	qsort(ser, ns, sizeof(*ser), id_cmp);
+	rows_sort(ser, ns, sizeof(*ser), (uint8_t *)&tmp);
 	w_uint(&w, ns, 4);
 	for (size_t i = 0; i < ns; i++) {
 		w_bytes(&w, ser[i].id, POL_BUCKET_ID_LEN);
 		w_uint(&w, (uint64_t)ser[i].not_after, 8);
 	}
 	nb = pol_state_bucket_rows(s, bkt);
-	qsort(bkt, nb, sizeof(*bkt), id_cmp);
+	rows_sort(bkt, nb, sizeof(*bkt), (uint8_t *)&tmp);
 	w_uint(&w, nb, 4);
 	for (size_t i = 0; i < nb; i++) {
 		w_bytes(&w, bkt[i].id, POL_BUCKET_ID_LEN);

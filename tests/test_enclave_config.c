@@ -12,7 +12,7 @@ static const char *const good =
 	" \"audit_dir\": \"/var/lib/warden/audit\", \"log\": \"syslog\","
 	" \"policy\": \"/etc/warden/policy.json\", \"audit_key\": \"/etc/warden/audit.key\","
 	" \"audit\": {\"checkpoint_records\": 500, \"checkpoint_seconds\": 30,"
-	"   \"rotate_bytes\": 1048576},"
+	"   \"rotate_bytes\": 1048576, \"snapshot_records\": 50000, \"fast_start\": true},"
 	" \"token\": {\"label\": \"warden\", \"serial\": \"0000000000000001\","
 	"   \"user_pin_file\": \"/etc/warden/user-pin.scrypt\", \"pin_max_failures\": 5},"
 	" \"backend\": {\"module\": \"/usr/lib/softhsm/libsofthsm2.so\", \"token_label\": \"warden\","
@@ -45,6 +45,8 @@ START_TEST(test_config_documented_example_parses)
 	ck_assert_uint_eq(c.audit_checkpoint_records, 500);
 	ck_assert_uint_eq(c.audit_checkpoint_ms, 30000);
 	ck_assert_uint_eq(c.audit_rotate_bytes, 1048576);
+	ck_assert_uint_eq(c.audit_snapshot_records, 50000);
+	ck_assert(c.audit_fast_start);
 	ck_assert_int_eq(c.keys[1].verify_signatures, 1);
 	ck_assert_ptr_null(c.keys[1].certificate);
 	enc_config_free(&c);
@@ -72,6 +74,27 @@ START_TEST(test_config_defaults)
 	ck_assert_str_eq(c.log, "syslog");
 	ck_assert_ptr_null(c.user);
 	ck_assert_uint_eq(c.audit_checkpoint_records, 0); /* the library's defaults */
+	ck_assert_uint_eq(c.audit_snapshot_records, ENC_DEFAULT_SNAPSHOT_RECORDS);
+	ck_assert(!c.audit_fast_start);
+	enc_config_free(&c);
+}
+END_TEST
+
+/* snapshot_records 0 turns snapshots off; fast_start false is accepted as given. */
+START_TEST(test_config_snapshots_off)
+{
+	static const char *const text =
+		"{\"socket\": \"/s\", \"allowed_uids\": [0], \"state_dir\": \"/st\","
+		" \"audit_dir\": \"/a\", \"audit_key\": \"/k\", \"policy\": \"/p.json\","
+		" \"audit\": {\"snapshot_records\": 0, \"fast_start\": false},"
+		" \"token\": {\"user_pin_file\": \"/p\"},"
+		" \"backend\": {\"token_label\": \"w\", \"pin_file\": \"/b\"},"
+		" \"keys\": [{\"label\": \"ca\"}]}";
+	struct enc_config c;
+	char err[ENC_ERR_LEN] = "";
+	ck_assert_msg(enc_config_parse(text, strlen(text), &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.audit_snapshot_records, 0);
+	ck_assert(!c.audit_fast_start);
 	enc_config_free(&c);
 }
 END_TEST
@@ -88,6 +111,11 @@ static const struct {
 	{"\"checkpoint_records\": 500", "\"checkpoint_records\": 0", "$.audit.checkpoint_records"},
 	{"\"rotate_bytes\": 1048576", "\"rotate_bytes\": 10", "$.audit.rotate_bytes"},
 	{"\"checkpoint_seconds\": 30", "\"checkpoint_second\": 30", "$.audit"},
+	{"\"snapshot_records\": 50000", "\"snapshot_records\": -1", "$.audit.snapshot_records"},
+	{"\"snapshot_records\": 50000", "\"snapshot_records\": 2000000000",
+	 "$.audit.snapshot_records"},
+	{"\"fast_start\": true", "\"fast_start\": 1", "$.audit.fast_start"},
+	{"\"fast_start\": true", "\"fast_start\": \"yes\"", "$.audit.fast_start"},
 	{"\"verify_signatures\": true", "\"verify_signatures\": 1", "$.keys[1]"},
 	{"\"max_clients\": 64", "\"max_clients\": 0", "$.max_clients"},
 	{"\"max_clients\": 64", "\"max_clients\": \"64\"", "$.max_clients"},
@@ -144,6 +172,7 @@ int main(void)
 	TCase *tc = tcase_create("config");
 	tcase_add_test(tc, test_config_documented_example_parses);
 	tcase_add_test(tc, test_config_defaults);
+	tcase_add_test(tc, test_config_snapshots_off);
 	tcase_add_loop_test(tc, test_config_error_names_json_path, 0,
 			    (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_config_load_missing_file);

@@ -551,6 +551,47 @@ START_TEST(test_state_codec_keeps_purged_flag)
 }
 END_TEST
 
+/* Thousands of serials and buckets, inserted in hash order: the encoding sorts them
+ * (decode checks the order), and capacity changes nothing. */
+START_TEST(test_state_codec_many_rows_sorted)
+{
+	struct pol_state *st = NULL, *back;
+	struct pol_summary *s = calloc(1, sizeof(*s));
+	ck_assert(s != NULL && pol_state_new(NULL, NULL, &st));
+	for (long i = 0; i < 5000; i++) {
+		memset(s, 0, sizeof(*s));
+		s->kind = POL_KIND_TBS_CERT;
+		s->allowed = true;
+		s->time_ns = RT_NS(RT_NOW) + i;
+		strcpy(s->key_label, "ca");
+		s->serial_len = (uint32_t)rt_serial(0x100000 + i * 7919, s->serial);
+		s->not_after = RT_NOW + RT_DAY + i;
+		s->num_charges = 1;
+		s->charges[0].dim = POL_RATE_SAN_SET;
+		s->charges[0].rate = (struct pol_rate){ .count = 3, .period_ns = RT_NS(3600), .burst = 5 };
+		pol_bucket_id(POL_RATE_SAN_SET, "ca", &i, sizeof(i), s->charges[0].bucket);
+		ck_assert(pol_state_apply(st, s));
+	}
+	ck_assert_uint_eq(pol_state_num_serials(st), 5000);
+	ck_assert_uint_eq(pol_state_num_buckets(st), 5000);
+	size_t n1, n2;
+	const char *what;
+	uint8_t *b1 = enc(st, &n1);
+	struct pol_state_limits lim = { .max_serials = 5000, .max_buckets = 5000 };
+	back = dec(b1, n1, &lim, &what);
+	ck_assert_msg(back != NULL, "%s", what);
+	uint8_t *b2 = enc(back, &n2);
+	ck_assert(n1 == n2 && memcmp(b1, b2, n1) == 0);
+	lim.max_buckets = 4999;
+	ck_assert(dec(b1, n1, &lim, &what) == NULL);
+	free(b1);
+	free(b2);
+	free(s);
+	pol_state_free(back);
+	pol_state_free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy_state_codec");
@@ -564,6 +605,7 @@ int main(void)
 	tcase_add_test(tc, test_state_codec_refuses_malformed_structure);
 	tcase_add_test(tc, test_state_codec_refuses_duplicate_revocation);
 	tcase_add_test(tc, test_state_codec_keeps_purged_flag);
+	tcase_add_test(tc, test_state_codec_many_rows_sorted);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
