@@ -56,6 +56,11 @@ _Static_assert(AUD_OFF_PREV + AUD_HASH_LEN == AUD_REC_HDR_LEN, "header layout");
 #define AUD_FOFF_PREV 24u
 #define AUD_FOFF_RESERVED 56u
 _Static_assert(AUD_FOFF_PREV + AUD_HASH_LEN == AUD_FOFF_RESERVED, "file header layout");
+/* Gaps (docs/audit-format.md "End of data and gaps"): a gap ends at a multiple of
+ * AUD_GAP_UNIT, less than AUD_MAX_GAP bytes after it began.  The writer's alignment is
+ * a power of two from AUD_GAP_UNIT to AUD_MAX_GAP. */
+#define AUD_GAP_UNIT 512u
+#define AUD_MAX_GAP 65536u
 
 /* A SHA-256 context reused across records (the EVP fetch is done once). */
 struct aud_hasher;

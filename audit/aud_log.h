@@ -21,14 +21,50 @@ struct aud_range {
 	uint64_t from, to; /* [from, to) */
 };
 
+/* Writes in flight at once (direct I/O only; buffered files have one). */
+#define AUD_MAX_WRITES 2u
+/* Bytes of records handed to writes and not yet durable, at most (a single batch may
+ * be alone above it, up to AUD_MAX_BATCH).  Bounds what a crash can tear. */
+#define AUD_MAX_INFLIGHT AUD_MAX_BATCH
+/* How far past the last good record a torn tail may still hold written data: what can
+ * be in flight, plus the zero gaps between overlapping writes. */
+#define AUD_TORN_WINDOW (AUD_MAX_INFLIGHT + AUD_MAX_WRITES * AUD_MAX_GAP)
+
+enum aud_write_state { AUD_W_FLYING, AUD_W_DONE, AUD_W_FAILED };
+
+/* One write: records [first_seq, end_seq), stream bytes [.., abs_end), placed in the
+ * current file so that its records end at file_end. */
+struct aud_write {
+	enum aud_write_state state;
+	uint64_t end_seq;
+	uint64_t abs_end;
+	uint64_t file_end;
+	uint64_t bytes; /* padded length written */
+	uint8_t head[AUD_HASH_LEN];
+	uint8_t *buf; /* aligned, owned by the slot */
+	size_t cap;
+};
+
 struct aud_log {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char *dir;
-	int dirfd, fd, lockfd;
+	int dirfd, lockfd;
+	int fd;  /* the current file, buffered (header, preallocation, truncation) */
+	int dfd; /* the same with O_DIRECT | O_DSYNC, or -1 */
+	bool force_buffered; /* aud_params.buffered */
 	char cur_name[AUD_FILE_NAME_LEN];
-	uint64_t durable_off; /* end of durable data in the current file (leader) */
-	uint64_t alloc_end;   /* preallocated end of the current file (leader) */
+	/* The current file: direct (O_DIRECT|O_DSYNC, writes at multiples of `align`,
+	 * overlapping) or buffered (pwrite + fdatasync, one at a time).  align is the
+	 * header's gap alignment (0: records back to back, no gaps). */
+	bool direct;
+	uint32_t align;
+	uint64_t durable_off; /* end of durable records in the current file */
+	uint64_t write_off;   /* end of the records handed to writes in the current file */
+	uint64_t alloc_end;   /* preallocated end of the current file */
+	uint64_t max_written; /* end of the furthest write into the current file */
+	uint8_t *tail_blk;    /* direct: the align-sized block holding write_off's bytes */
+	uint32_t tail_blk_len;
 	uint64_t rotate_bytes, prealloc_bytes;
 	uint32_t ckpt_records, ckpt_ms, retry_ms;
 	bool retry_every_call;
@@ -37,19 +73,24 @@ struct aud_log {
 	/* The chain. */
 	uint64_t next_seq;
 	uint8_t head[AUD_HASH_LEN];
-	/* Appended, waiting for a leader. */
+	/* Records not yet durable, [durable, next_seq), back to back in pend from
+	 * pend_start; those before `taken` were handed to writes.  abs_base is the stream
+	 * offset of pend.data[0] (grows when durable bytes are dropped). */
 	struct aud_bytes pend;
-	uint64_t pend_first_seq;
+	size_t pend_start, taken;
+	uint64_t abs_base;
+	uint64_t taken_seq;
 	size_t last_rec_off; /* offset in pend of the newest record */
-	/* Taken by the leader (or kept after a failure). */
-	struct aud_bytes fly;
-	uint64_t fly_first_seq, fly_end_seq;
-	uint8_t fly_head[AUD_HASH_LEN];
+	/* Writes in flight, oldest first (a ring); durable advances over the done prefix. */
+	struct aud_write wr[AUD_MAX_WRITES];
+	unsigned wr_first, wr_num;
+	uint64_t inflight_bytes;
+	bool io_excl; /* a rotation or preallocation runs: no new write starts */
 	/* Durable. */
 	uint64_t durable;
 	uint8_t durable_head[AUD_HASH_LEN];
 	uint64_t num_syncs;
-	bool syncing;
+	bool note_writing;
 
 	/* Fail closed. */
 	bool failed;
@@ -111,8 +152,12 @@ int aud_sync_unlocked(struct aud_log *log, uint64_t seq);
 int aud_checkpoint_unlocked(struct aud_log *log);
 void aud_log_free(struct aud_log *log);
 /* Creates the next file (temporary, synced, renamed, directory synced) and makes it
- * current.  Leader or open only. */
+ * current.  Nothing may be in flight. */
 int aud_new_file(struct aud_log *log, uint64_t first_seq, const uint8_t prev[AUD_HASH_LEN],
 		 int *out_errno, char *msg, size_t msg_len);
+/* Makes fd (file `name`, records ending at `end`) the current file; takes fd over. */
+int aud_use_file(struct aud_log *log, int fd, const char *name, uint64_t end, char *err,
+		 size_t err_len);
+void aud_file_close(struct aud_log *log);
 
 #endif

@@ -79,7 +79,7 @@ static int replay_own(struct aud_log *log, const struct aud_params *p)
 			     sizeof what) != AUD_V_OK)
 		return -1;
 	r.file = log->cur_name;
-	r.offset = log->durable_off + log->last_rec_off;
+	r.offset = log->write_off + (log->last_rec_off - log->taken);
 	return p->replay(p->replay_ctx, &r);
 }
 
@@ -141,10 +141,13 @@ static char *read_checkpoint(struct aud_log *log, size_t *len, char *err, size_t
 	return buf;
 }
 
-/* A torn tail is the prefix of one write: the bad record's own bytes, then nothing.
- * So every byte after the bad record (after its length field when that length is
- * implausible) must be zero; then the cut is [from, last non-zero byte].  Hashes the
- * bytes cut. */
+/* A torn tail is what writes in flight at a crash leave: the writer acknowledges
+ * records in order and never has more than AUD_MAX_INFLIGHT bytes (plus the zero gaps
+ * between overlapping writes) written but not durable, and a write may reach the disk
+ * in any order of its blocks.  So the bad record is followed by zeros or by written
+ * data that ends within AUD_TORN_WINDOW of it (never acknowledged: a record after a
+ * damaged one was not durable when the crash came); the cut is [from, last non-zero
+ * byte].  Data further on is damage inside the log.  Hashes the bytes cut. */
 static int examine_tail(struct aud_log *log, const char *name, uint64_t from,
 			uint64_t *out_cut, uint8_t cut_hash[AUD_HASH_LEN], char *err, size_t err_len)
 {
@@ -178,11 +181,13 @@ static int examine_tail(struct aud_log *log, const char *name, uint64_t from,
 			}
 		off += (uint64_t)n;
 	}
-	if (last > zero_from) {
+	if (last > zero_from && last - from > AUD_TORN_WINDOW) {
 		aud_errf(err, err_len,
 			 "%s: data continues past the damaged record at offset %llu (up to byte "
-			 "%llu): damage inside the log, not a torn tail",
-			 name, (unsigned long long)from, (unsigned long long)last);
+			 "%llu, more than the %u bytes a crash can leave unfinished): damage "
+			 "inside the log, not a torn tail",
+			 name, (unsigned long long)from, (unsigned long long)last,
+			 (unsigned)AUD_TORN_WINDOW);
 		goto out;
 	}
 	/* Hash exactly the bytes cut. */
@@ -219,17 +224,13 @@ static bool torn_kind(enum aud_verdict v)
 static int open_current(struct aud_log *log, const char *name, uint64_t end, char *err,
 			size_t err_len)
 {
-	struct stat st;
+	int fd = openat(log->dirfd, name, O_RDWR | O_CLOEXEC);
 
-	log->fd = openat(log->dirfd, name, O_RDWR | O_CLOEXEC);
-	if (log->fd < 0 || fstat(log->fd, &st) != 0) {
+	if (fd < 0) {
 		aud_errf(err, err_len, "%s/%s: %s", log->dir, name, strerror(errno));
 		return WARDEN_E_INTERNAL;
 	}
-	snprintf(log->cur_name, sizeof log->cur_name, "%s", name);
-	log->durable_off = end;
-	log->alloc_end = (uint64_t)st.st_size;
-	return WARDEN_OK;
+	return aud_use_file(log, fd, name, end, err, err_len);
 }
 
 static int make_genesis(struct aud_log *log, const struct aud_params *p, char *err,
@@ -319,7 +320,8 @@ static int setup(struct aud_log *log, const struct aud_params *p, char *err, siz
 {
 	if (pthread_mutex_init(&log->mu, NULL) != 0 || pthread_cond_init(&log->cv, NULL) != 0)
 		return WARDEN_E_INTERNAL;
-	log->fd = log->dirfd = log->lockfd = -1;
+	log->fd = log->dfd = log->dirfd = log->lockfd = -1;
+	log->force_buffered = p->buffered;
 	log->rotate_bytes = p->rotate_bytes ? p->rotate_bytes : AUD_DEFAULT_ROTATE_BYTES;
 	if (log->rotate_bytes < AUD_MIN_ROTATE_BYTES)
 		log->rotate_bytes = AUD_MIN_ROTATE_BYTES;
@@ -509,7 +511,7 @@ int aud_open(const struct aud_params *p, struct aud_log **out, struct aud_open_r
 		log->next_seq = log->durable = res->num_records;
 		memcpy(log->head, res->head, AUD_HASH_LEN);
 		memcpy(log->durable_head, res->head, AUD_HASH_LEN);
-		log->pend_first_seq = log->next_seq;
+		log->taken_seq = log->next_seq;
 		if (res->verdict == AUD_V_OK)
 			rc = open_current(log, res->good_file, res->good_end, err, err_len);
 		else

@@ -126,6 +126,9 @@ struct scan {
 	struct rd rd;
 	uint64_t next_seq;
 	uint8_t head[AUD_HASH_LEN];
+	uint64_t gap_from; /* the last gap began here (UINT64_MAX: the record before is
+			    * adjacent), its first non-zero byte is at gap_to */
+	uint64_t gap_to;
 };
 
 static enum aud_verdict fail(struct scan *s, enum aud_verdict v, const char *file,
@@ -182,26 +185,48 @@ static enum aud_verdict check_header(struct scan *s, const char *name)
 	return AUD_V_OK;
 }
 
-/* After the end-of-data mark: every byte to the end of the file must be zero. */
-static enum aud_verdict check_zero_tail(struct scan *s, const char *name)
+/* At a record length of 0 (offset x): the data ends there when only zeros follow to
+ * the end of the file; or it is a gap, when the first non-zero byte y lies in a record
+ * length field that starts at a multiple of AUD_GAP_UNIT (z = y rounded down) with
+ * x < z < x + AUD_MAX_GAP: the records go on at z.  Anything else is data after the end.
+ * (A record length is big-endian and 88 to 4 MiB: its first byte is 0, one of the
+ * other three is not, so y is z + 1, 2 or 3.) */
+static enum aud_verdict skip_zeros(struct scan *s, const char *name, uint64_t x, bool *end)
 {
 	for (;;) {
-		if (s->rd.have == 0) {
-			if (rd_fill(&s->rd, AUD_READ_CHUNK) != 0)
-				return fail(s, AUD_V_IO, name, s->rd.off);
-			if (s->rd.have == 0)
-				return AUD_V_OK;
-		}
+		/* Zeros are consumed only up to multiples of AUD_GAP_UNIT, so that the
+		 * record a gap leads to is still in the buffer. */
+		if (rd_fill(&s->rd, s->rd.have + AUD_READ_CHUNK) != 0)
+			return fail(s, AUD_V_IO, name, s->rd.off);
 		const uint8_t *p = s->rd.buf + s->rd.start;
+		size_t i = 0;
 
-		for (size_t i = 0; i < s->rd.have; i++)
-			if (p[i] != 0) {
-				aud_errf(s->res->what, sizeof s->res->what,
-					 "non-zero byte after the end of data (torn write or "
-					 "tampering)");
-				return fail(s, AUD_V_TRAILING, name, s->rd.off + i);
+		while (i < s->rd.have && p[i] == 0)
+			i++;
+		if (i == s->rd.have) {
+			uint64_t m = (s->rd.off + i) / AUD_GAP_UNIT * AUD_GAP_UNIT;
+
+			if (s->rd.eof) {
+				rd_consume(&s->rd, i);
+				*end = true;
+				return AUD_V_OK;
 			}
-		rd_consume(&s->rd, s->rd.have);
+			if (m > s->rd.off)
+				rd_consume(&s->rd, (size_t)(m - s->rd.off));
+			continue;
+		}
+		uint64_t y = s->rd.off + i, z = y / AUD_GAP_UNIT * AUD_GAP_UNIT;
+
+		if (z <= x || z - x >= AUD_MAX_GAP || y - z > 3) {
+			aud_errf(s->res->what, sizeof s->res->what,
+				 "non-zero byte after the end of data at offset %llu (torn write or "
+				 "tampering)", (unsigned long long)x);
+			return fail(s, AUD_V_TRAILING, name, y);
+		}
+		rd_consume(&s->rd, (size_t)(z - s->rd.off));
+		s->gap_from = x;
+		s->gap_to = y;
+		return AUD_V_OK;
 	}
 }
 
@@ -226,12 +251,22 @@ static enum aud_verdict one_record(struct scan *s, const char *name, bool *end)
 		return fail(s, rc == -2 ? AUD_V_NOMEM : AUD_V_IO, name, off);
 	v = aud_record_parse(s->h, s->rd.buf + s->rd.start, s->rd.have, s->next_seq, s->head,
 			     &rec, w, wl);
-	if (v == AUD_V_END) {
-		*end = true;
-		return check_zero_tail(s, name);
+	if (v == AUD_V_END)
+		return skip_zeros(s, name, off, end);
+	if (v != AUD_V_OK && s->gap_from != UINT64_MAX) {
+		/* What follows a gap must continue the chain; if it does not, it is data
+		 * after the end of the data (as a crash can leave: see aud_open.c). */
+		char why[AUD_ERR_LEN];
+
+		snprintf(why, sizeof why, "%s", w);
+		aud_errf(w, wl, "data after the end of data at offset %llu does not continue the "
+				"chain (%s): torn write or tampering",
+			 (unsigned long long)s->gap_from, why);
+		return fail(s, AUD_V_TRAILING, name, s->gap_to);
 	}
 	if (v != AUD_V_OK)
 		return fail(s, v, name, off);
+	s->gap_from = UINT64_MAX;
 	rec.file = name;
 	rec.offset = off;
 	if (rec.type == AUD_T_CHECKPOINT) {
@@ -286,6 +321,7 @@ static enum aud_verdict scan_file(struct scan *s, const char *dir, const char *n
 	if (v != AUD_V_OK)
 		goto out;
 	rd_consume(&s->rd, AUD_FILE_HDR_LEN);
+	s->gap_from = UINT64_MAX;
 	snprintf(s->res->good_file, sizeof s->res->good_file, "%s", name);
 	s->res->good_file_first_seq = s->next_seq;
 	s->res->good_end = AUD_FILE_HDR_LEN;

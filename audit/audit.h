@@ -406,6 +406,9 @@ struct aud_params {
 	uint32_t checkpoint_ms;    /* or after this long (checked at append and aud_tick) */
 	uint32_t retry_ms;         /* failed state: retry at most this often; 0: default */
 	bool retry_every_call;     /* failed state: retry on every append (tests) */
+	/* Write through the page cache + fdatasync, one write at a time, even where the
+	 * file system offers O_DIRECT (then: overlapping O_DIRECT|O_DSYNC writes). */
+	bool buffered;
 	/* Written as seq 0 when dir holds no log (the audit public key and origin are
 	 * added to its body).  NULL: an empty dir is an error. */
 	const struct aud_record *genesis;

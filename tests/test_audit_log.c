@@ -2,11 +2,13 @@
  * test_audit_log.c - the writer: round trip and replay, rotation, torn-tail repair,
  * fail closed on a full disk (RLIMIT_FSIZE) and recovery, group commit with threads.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
+#include "aud_log.h" /* AUD_TORN_WINDOW */
 #include "test_audit_util.h"
 
 struct collect {
@@ -230,7 +232,7 @@ START_TEST(test_torn_tail_is_repaired_with_a_recovery_record)
 }
 END_TEST
 
-START_TEST(test_damage_before_the_tail_is_not_repaired)
+START_TEST(test_damage_near_the_end_is_cut_as_torn)
 {
 	char *dir = tu_tmpdir(), path[AUD_MAX_PATH], err[AUD_ERR_LEN];
 	struct aud_params p = {0};
@@ -255,17 +257,79 @@ START_TEST(test_damage_before_the_tail_is_not_repaired)
 	ck_assert_int_eq(aud_open(&p, &log, &rep, err, sizeof err), WARDEN_E_AUDIT);
 	ck_assert_ptr_nonnull(strstr(err, "audit-00000000000000000000.log"));
 	ck_assert_ptr_null(log);
-	/* Undo; now damage the middle of the file (record 5's body). */
+	/* Undo; now damage the middle of the file (record 5's body) with good records
+	 * after it: within what a crash can leave unfinished (overlapping writes reach the
+	 * disk in any order), so it is cut as a torn tail, and the cut is recorded. */
 	data = tu_read(path, &len);
 	data[AUD_FILE_HDR_LEN + AUD_REC_HDR_LEN - 1] ^= 1;
 	tu_write(path, data, len);
 	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	uint64_t end = res.good_end;
 	data[res.good_end / 2] ^= 0x40;
 	tu_write(path, data, len);
 	free(data);
 	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_BAD_HASH);
+	uint64_t cut_at = res.good_end, kept = res.num_records;
+	ck_assert_uint_lt(kept, 11);
+	ck_assert_int_eq(aud_open(&p, &log, &rep, err, sizeof err), WARDEN_OK);
+	ck_assert(rep.repaired);
+	ck_assert_uint_eq(rep.offset, cut_at);
+	ck_assert_uint_eq(rep.cut_bytes, end - cut_at);
+	ck_assert_uint_eq(rep.num_records, kept + 1); /* + the recovery record */
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	tu_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+/* Damage with more written data after it than any crash leaves unfinished
+ * (AUD_TORN_WINDOW): never a torn write; the open refuses. */
+START_TEST(test_damage_far_before_the_end_is_not_repaired)
+{
+	char *dir = tu_tmpdir(), path[AUD_MAX_PATH], err[AUD_ERR_LEN];
+	struct aud_params p = {0};
+	struct aud_open_report rep;
+	struct collect c;
+	struct aud_scan_result res;
+	struct aud_log *log = open_log(dir, &p, &c, &rep);
+	size_t big = 3u * 1024u * 1024u, len;
+	uint8_t *blob = calloc(1, big), *data;
+	uint64_t seq, damage;
+
+	ck_assert_ptr_nonnull(blob);
+	tu_append_signs(log, 1, 2);
+	ck_assert_int_eq(aud_sync(log, aud_num_records(log) - 1), WARDEN_OK);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	damage = res.good_end - 100; /* inside the last SIGN record */
+	for (unsigned i = 0; i < 4; i++) {
+		struct aud_body b;
+		struct aud_record r = {.type = AUD_T_SIGN};
+
+		aud_body_init(&b);
+		memset(blob, (int)(0x11 * (i + 1)), big);
+		aud_put_bytes(&b, AUD_F_PREHASH, blob, big);
+		ck_assert_int_eq(aud_body_finish(&b), WARDEN_OK);
+		r.body = b.data;
+		r.body_len = b.len;
+		ck_assert_int_eq(aud_append(log, &r, &seq), WARDEN_OK);
+		ck_assert_int_eq(aud_sync(log, seq), WARDEN_OK);
+		aud_body_free(&b);
+	}
+	aud_close(log);
+	free(blob);
+	first_file(dir, path, sizeof path);
+	data = tu_read(path, &len);
+	ck_assert_uint_gt(len - damage, AUD_TORN_WINDOW);
+	data[damage] ^= 0x40;
+	tu_write(path, data, len);
+	free(data);
+	p.dir = dir;
+	p.replay = NULL;
+	log = NULL;
 	ck_assert_int_eq(aud_open(&p, &log, &rep, err, sizeof err), WARDEN_E_AUDIT);
 	ck_assert_ptr_nonnull(strstr(err, "not a torn tail"));
+	ck_assert_ptr_null(log);
 	tu_rmrf(dir);
 	free(dir);
 }
@@ -366,10 +430,50 @@ static void *gc_worker(void *arg)
 	return NULL;
 }
 
+/* Gaps in the log files of dir (record length 0 followed by more records). */
+static unsigned count_gaps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned gaps = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[AUD_MAX_PATH];
+		size_t len, off = AUD_FILE_HDR_LEN;
+		uint8_t *data;
+
+		if (strncmp(e->d_name, "audit-", 6) != 0 || strstr(e->d_name, ".tmp") != NULL)
+			continue;
+		tu_path(path, sizeof path, dir, e->d_name);
+		data = tu_read(path, &len);
+		while (off + 4 <= len) {
+			uint32_t n = aud_get32(data + off);
+			size_t y = off;
+
+			if (n != 0) {
+				off += n;
+				continue;
+			}
+			while (y < len && data[y] == 0)
+				y++;
+			if (y == len)
+				break;
+			gaps++;
+			off = y / AUD_GAP_UNIT * AUD_GAP_UNIT;
+		}
+		free(data);
+	}
+	closedir(d);
+	return gaps;
+}
+
+/* Loop 0: the default (overlapping O_DIRECT writes where the file system has them,
+ * leaving gaps); loop 1: buffered writes, one at a time. */
 START_TEST(test_group_commit_with_threads)
 {
 	char *dir = tu_tmpdir();
-	struct aud_params p = {.rotate_bytes = 64 * 1024};
+	struct aud_params p = {.rotate_bytes = 64 * 1024, .buffered = _i == 1};
 	struct aud_open_report rep;
 	struct collect c;
 	struct aud_scan_result res;
@@ -385,9 +489,114 @@ START_TEST(test_group_commit_with_threads)
 	}
 	ck_assert_uint_eq(aud_num_records(log), 1 + GC_THREADS * GC_PER_THREAD);
 	ck_assert_uint_lt(aud_num_syncs(log), 1 + GC_THREADS * GC_PER_THREAD);
+	bool direct = log->direct;
 	aud_close(log);
 	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
 	ck_assert_uint_eq(res.num_records, 1 + GC_THREADS * GC_PER_THREAD);
+	if (_i == 1 || !direct)
+		ck_assert_uint_eq(count_gaps(dir), 0);
+	else /* writes overlapped: some started at a block boundary */
+		ck_assert_uint_gt(count_gaps(dir), 0);
+	/* And the log opens again and goes on. */
+	log = open_log(dir, &p, &c, &rep);
+	ck_assert(!rep.repaired);
+	tu_append_signs(log, 1, 3);
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	tu_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+/* The format's gaps, made by hand in a buffered log: zeros after a record up to a
+ * multiple of 512 are skipped; zeros to anywhere else, or over 64 KiB, are not. */
+static void insert_zeros(const char *path, size_t at, size_t n)
+{
+	size_t len;
+	uint8_t *data = tu_read(path, &len), *out = calloc(1, len + n);
+
+	ck_assert_ptr_nonnull(out);
+	memcpy(out, data, at);
+	memcpy(out + at + n, data + at, len - at);
+	tu_write(path, out, len + n);
+	free(out);
+	free(data);
+}
+
+START_TEST(test_gaps_in_the_format)
+{
+	char *dir = tu_tmpdir(), path[AUD_MAX_PATH], copy[AUD_MAX_PATH];
+	struct aud_params p = {.buffered = true};
+	struct aud_open_report rep;
+	struct collect c;
+	struct aud_scan_result res;
+	struct aud_log *log = open_log(dir, &p, &c, &rep);
+	size_t len, at;
+	uint8_t *orig;
+
+	tu_append_signs(log, 1, 6);
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	first_file(dir, path, sizeof path);
+	snprintf(copy, sizeof copy, "%s.orig", dir);
+	orig = tu_read(path, &len);
+	tu_write(copy, orig, len);
+	/* After record 3 (genesis is 0): where it ends. */
+	at = AUD_FILE_HDR_LEN;
+	for (int i = 0; i < 4; i++)
+		at += aud_get32(orig + at);
+	ck_assert_uint_ne(at % AUD_GAP_UNIT, 0);
+
+	/* To the next multiple of 512: a gap. */
+	insert_zeros(path, at, AUD_GAP_UNIT - at % AUD_GAP_UNIT);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	ck_assert_uint_eq(res.num_records, 7);
+	ck_assert_uint_eq(count_gaps(dir), 1);
+	log = open_log(dir, &p, &c, &rep);
+	ck_assert(!rep.repaired);
+	ck_assert_uint_eq(c.n, 7);
+	tu_append_signs(log, 7, 2);
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	ck_assert_uint_eq(res.num_records, 9);
+
+	/* To a multiple of 512 plus 8: not a gap. */
+	tu_write(path, orig, len);
+	insert_zeros(path, at, AUD_GAP_UNIT - at % AUD_GAP_UNIT + 8);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_TRAILING);
+	ck_assert_uint_eq(res.num_records, 4);
+	ck_assert_uint_eq(res.good_end, at);
+
+	/* 64 KiB or more of zeros: not a gap either. */
+	tu_write(path, orig, len);
+	insert_zeros(path, at, AUD_GAP_UNIT - at % AUD_GAP_UNIT + AUD_MAX_GAP);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_TRAILING);
+	ck_assert_uint_eq(res.num_records, 4);
+
+	/* A gap leading to a record that does not continue the chain (record 4 missing,
+	 * as when the write before the gap never reached the disk): data after the end;
+	 * the enclave cuts it as a torn tail. */
+	tu_write(path, orig, len);
+	{
+		size_t r4 = aud_get32(orig + at);
+		uint8_t *data = tu_read(path, &len);
+
+		memset(data + at, 0, r4); /* record 4 never written */
+		tu_write(path, data, len);
+		free(data);
+		insert_zeros(path, at + r4, AUD_GAP_UNIT - (at + r4) % AUD_GAP_UNIT);
+	}
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_TRAILING);
+	ck_assert_uint_eq(res.num_records, 4);
+	log = open_log(dir, &p, &c, &rep);
+	ck_assert(rep.repaired);
+	ck_assert_uint_eq(rep.offset, at);
+	ck_assert_uint_eq(c.n, 5); /* 4 + the recovery record */
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+
+	free(orig);
+	unlink(copy);
 	tu_rmrf(dir);
 	free(dir);
 }
@@ -429,9 +638,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_empty_dir_without_genesis_fails);
 	tcase_add_test(tc, test_rotation_keeps_the_chain);
 	tcase_add_test(tc, test_torn_tail_is_repaired_with_a_recovery_record);
-	tcase_add_test(tc, test_damage_before_the_tail_is_not_repaired);
+	tcase_add_test(tc, test_damage_near_the_end_is_cut_as_torn);
+	tcase_add_test(tc, test_damage_far_before_the_end_is_not_repaired);
 	tcase_add_test(tc, test_disk_full_fails_closed_and_recovers);
-	tcase_add_test(tc, test_group_commit_with_threads);
+	tcase_add_loop_test(tc, test_group_commit_with_threads, 0, 2);
+	tcase_add_test(tc, test_gaps_in_the_format);
 	tcase_add_test(tc, test_append_rejects_bad_records);
 	suite_add_tcase(s, tc);
 	return s;

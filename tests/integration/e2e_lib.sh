@@ -165,7 +165,8 @@ audit_restart() {
 }
 
 # audit_tear DIR: appends a torn record (a length, then a fraction of the bytes) at the
-# end of data of the newest log file, as a crash in the middle of a write leaves it.
+# end of data of the newest log file (past any gaps), as a crash in the middle of a
+# write leaves it.
 # Prints "FILE OFFSET".
 audit_tear() {
 	"$SYS_PYTHON" - "$1/audit" <<'PY'
@@ -177,7 +178,13 @@ with open(f, "r+b") as fh:
     while off + 4 <= len(d):
         n = int.from_bytes(d[off:off + 4], "big")
         if n == 0:
-            break
+            # A gap (docs/audit-format.md): zeros up to a multiple of 512 where the
+            # records go on; only zeros to the end of the file: the end of data.
+            rest = d[off:].lstrip(b"\0")
+            if not rest:
+                break
+            off = (len(d) - len(rest)) // 512 * 512
+            continue
         off += n
     fh.seek(off)
     fh.write((300).to_bytes(4, "big") + b"\x00\x04\x00\x00" + os.urandom(100))
