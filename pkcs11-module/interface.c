@@ -25,15 +25,6 @@ static CK_RV get_info_3_0(CK_INFO_PTR pInfo)
 	return wp11_get_info(pInfo, 3, 0);
 }
 
-static CK_RV unsupported(void)
-{
-	CK_RV rv = wp11_enter();
-	if (rv != CKR_OK)
-		return rv;
-	wp11_unlock();
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
 /* --- functions Warden does not offer --------------------------------------------------
  * Tokens, PINs and keys are managed in the enclave (warden-admin); the module signs.
  * Each answers CKR_CRYPTOKI_NOT_INITIALIZED before C_Initialize, then
@@ -44,7 +35,7 @@ static CK_RV unsupported(void)
 #define UNSUPPORTED(name, params)                                                              \
 	CK_RV name params                                                                      \
 	{                                                                                      \
-		return unsupported();                                                          \
+		return wp11_answer(CKR_FUNCTION_NOT_SUPPORTED);                                \
 	}
 
 UNSUPPORTED(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, CK_ULONG c, CK_UTF8CHAR_PTR d))
@@ -145,11 +136,7 @@ UNSUPPORTED(C_MessageVerifyFinal, (CK_SESSION_HANDLE a))
 /* Legacy parallel-function calls: a serial-only library answers FUNCTION_NOT_PARALLEL. */
 CK_RV C_GetFunctionStatus(CK_SESSION_HANDLE a)
 {
-	CK_RV rv = wp11_enter();
-	if (rv != CKR_OK)
-		return rv;
-	wp11_unlock();
-	return CKR_FUNCTION_NOT_PARALLEL;
+	return wp11_answer(CKR_FUNCTION_NOT_PARALLEL);
 }
 
 CK_RV C_CancelFunction(CK_SESSION_HANDLE a)
@@ -163,13 +150,8 @@ CK_RV C_CancelFunction(CK_SESSION_HANDLE a)
 CK_RV C_LoginUser(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
 		  CK_ULONG ulPinLen, CK_UTF8CHAR_PTR pUsername, CK_ULONG ulUsernameLen)
 {
-	if (ulUsernameLen > 0 || (pUsername != NULL && pUsername[0] != '\0')) {
-		CK_RV rv = wp11_enter();
-		if (rv != CKR_OK)
-			return rv;
-		wp11_unlock();
-		return CKR_FUNCTION_NOT_SUPPORTED;
-	}
+	if (ulUsernameLen > 0 || (pUsername != NULL && pUsername[0] != '\0'))
+		return wp11_answer(CKR_FUNCTION_NOT_SUPPORTED);
 	return wp11_login(hSession, userType, pPin, ulPinLen);
 }
 
@@ -250,17 +232,8 @@ CK_RV C_GetInterfaceList(CK_INTERFACE_PTR pInterfacesList, CK_ULONG_PTR pulCount
 {
 	if (pulCount == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (pInterfacesList == NULL) {
-		*pulCount = WP11_NUM_INTERFACES;
-		return CKR_OK;
-	}
-	if (*pulCount < WP11_NUM_INTERFACES) {
-		*pulCount = WP11_NUM_INTERFACES;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	memcpy(pInterfacesList, interfaces, sizeof(interfaces));
-	*pulCount = WP11_NUM_INTERFACES;
-	return CKR_OK;
+	return wp11_list_answer(pInterfacesList, pulCount, interfaces, WP11_NUM_INTERFACES,
+				sizeof(interfaces[0]));
 }
 
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR pVersion,

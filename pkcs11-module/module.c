@@ -49,6 +49,43 @@ CK_RV wp11_enter(void)
 	return CKR_OK;
 }
 
+CK_RV wp11_answer(CK_RV rv)
+{
+	CK_RV init = wp11_enter();
+	if (init != CKR_OK)
+		return init;
+	wp11_unlock();
+	return rv;
+}
+
+CK_RV wp11_slot_check(CK_SLOT_ID slot, int args_ok)
+{
+	CK_RV rv = wp11_answer(CKR_OK);
+	if (rv != CKR_OK)
+		return rv;
+	if (!args_ok)
+		return CKR_ARGUMENTS_BAD;
+	if (slot != WP11_SLOT_ID)
+		return CKR_SLOT_ID_INVALID;
+	return CKR_OK;
+}
+
+CK_RV wp11_list_answer(void *dst, CK_ULONG_PTR count, const void *src, CK_ULONG n, size_t size)
+{
+	if (dst == NULL) {
+		*count = n;
+		return CKR_OK;
+	}
+	if (*count < n) {
+		*count = n;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (n > 0)
+		memcpy(dst, src, n * size);
+	*count = n;
+	return CKR_OK;
+}
+
 static void atfork_prepare(void)
 {
 	wp11_lock();
@@ -312,8 +349,17 @@ CK_RV wp11_token_ensure(void)
 	return present ? CKR_OK : CKR_TOKEN_NOT_PRESENT;
 }
 
+CK_RV wp11_token_enter(void)
+{
+	CK_RV rv = wp11_token_ensure();
+	if (rv != CKR_OK)
+		return rv;
+	return wp11_enter();
+}
+
 CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PTR pulCount)
 {
+	static const CK_SLOT_ID slot = WP11_SLOT_ID;
 	CK_ULONG count = 1;
 	CK_RV rv = wp11_token_ensure();
 
@@ -323,18 +369,7 @@ CK_RV C_GetSlotList(CK_BBOOL tokenPresent, CK_SLOT_ID_PTR pSlotList, CK_ULONG_PT
 		count = 0;
 	if (pulCount == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (pSlotList == NULL) {
-		*pulCount = count;
-		return CKR_OK;
-	}
-	if (*pulCount < count) {
-		*pulCount = count;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	if (count > 0)
-		pSlotList[0] = WP11_SLOT_ID;
-	*pulCount = count;
-	return CKR_OK;
+	return wp11_list_answer(pSlotList, pulCount, &slot, count, sizeof(slot));
 }
 
 CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
@@ -362,14 +397,9 @@ CK_RV C_GetSlotInfo(CK_SLOT_ID slotID, CK_SLOT_INFO_PTR pInfo)
 
 CK_RV C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
 {
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_slot_check(slotID, pInfo != NULL);
 	if (rv != CKR_OK)
 		return rv;
-	wp11_unlock();
-	if (pInfo == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (slotID != WP11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
 	rv = wp11_token_ensure();
 	if (rv != CKR_OK)
 		return rv;
@@ -420,12 +450,8 @@ out:
 
 CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PTR pReserved)
 {
-	CK_RV rv = wp11_enter();
 	(void)flags;
 	(void)pSlot;
 	(void)pReserved;
-	if (rv != CKR_OK)
-		return rv;
-	wp11_unlock();
-	return CKR_FUNCTION_NOT_SUPPORTED;
+	return wp11_answer(CKR_FUNCTION_NOT_SUPPORTED);
 }

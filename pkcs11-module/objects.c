@@ -104,39 +104,33 @@ void wp11_find_op_end(struct wp11_find_op *op)
 	memset(op, 0, sizeof(*op));
 }
 
-/* Session lookup shared by every object call: CKR_OK with the lock held and *out set,
- * or an error with the lock released. */
-static CK_RV enter_session(CK_SESSION_HANDLE h, struct wp11_session **out)
+/* The checks of a call on one object, in this order: the session, args_ok (the call's
+ * pointer arguments), the object handle.  CKR_OK with the lock held and *out filled, or an
+ * error with the lock released. */
+static CK_RV enter_object(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, int args_ok,
+			  struct objref *out)
 {
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_session_enter(hSession, NULL);
 	if (rv != CKR_OK)
 		return rv;
-	*out = wp11_session_find_unlocked(h);
-	if (*out == NULL) {
+	if (!args_ok)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (obj_resolve_unlocked(hObject, out) != 0)
+		rv = CKR_OBJECT_HANDLE_INVALID;
+	if (rv != CKR_OK)
 		wp11_unlock();
-		return CKR_SESSION_HANDLE_INVALID;
-	}
-	return CKR_OK;
+	return rv;
 }
 
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 			  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
-	struct wp11_session *s;
 	struct objref r;
 	int sensitive = 0, invalid = 0, too_small = 0;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_object(hSession, hObject, pTemplate != NULL || ulCount == 0, &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pTemplate == NULL && ulCount > 0) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	if (obj_resolve_unlocked(hObject, &r) != 0) {
-		rv = CKR_OBJECT_HANDLE_INVALID;
-		goto out;
-	}
 	/* Every attribute is processed, whatever happens to the others. */
 	for (CK_ULONG i = 0; i < ulCount; i++) {
 		CK_ATTRIBUTE *a = &pTemplate[i];
@@ -165,7 +159,6 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 		rv = CKR_ATTRIBUTE_TYPE_INVALID;
 	else if (too_small)
 		rv = CKR_BUFFER_TOO_SMALL;
-out:
 	wp11_unlock();
 	return rv;
 }
@@ -173,42 +166,28 @@ out:
 CK_RV C_SetAttributeValue(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 			  CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
-	struct wp11_session *s;
 	struct objref r;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_object(hSession, hObject, pTemplate != NULL || ulCount == 0, &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pTemplate == NULL && ulCount > 0)
-		rv = CKR_ARGUMENTS_BAD;
-	else if (obj_resolve_unlocked(hObject, &r) != 0)
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	else
-		rv = CKR_ATTRIBUTE_READ_ONLY; /* every object mirrors the enclave's */
 	wp11_unlock();
-	return rv;
+	return CKR_ATTRIBUTE_READ_ONLY; /* every object mirrors the enclave's */
 }
 
 CK_RV C_GetObjectSize(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject, CK_ULONG_PTR pulSize)
 {
-	struct wp11_session *s;
 	struct objref r;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_object(hSession, hObject, pulSize != NULL, &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (pulSize == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-	} else if (obj_resolve_unlocked(hObject, &r) != 0) {
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	} else {
-		CK_ULONG size = 0;
-		for (uint32_t i = 0; i < r.obj->num_attrs; i++)
-			size += r.obj->attrs[i].value_len;
-		*pulSize = size;
-	}
+	CK_ULONG size = 0;
+	for (uint32_t i = 0; i < r.obj->num_attrs; i++)
+		size += r.obj->attrs[i].value_len;
+	*pulSize = size;
 	wp11_unlock();
-	return rv;
+	return CKR_OK;
 }
 
 static int template_matches(const struct objref *r, const CK_ATTRIBUTE *tmpl, CK_ULONG n)
@@ -227,7 +206,7 @@ static int template_matches(const struct objref *r, const CK_ATTRIBUTE *tmpl, CK
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE hSession, CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount)
 {
 	struct wp11_session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -274,7 +253,7 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE_PTR phObject,
 		    CK_ULONG ulMaxObjectCount, CK_ULONG_PTR pulObjectCount)
 {
 	struct wp11_session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -303,7 +282,7 @@ out:
 CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession)
 {
 	struct wp11_session *s;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -346,20 +325,12 @@ static CK_RV copy_template_check(const struct objref *r, const CK_ATTRIBUTE *tmp
 CK_RV C_CopyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject,
 		   CK_ATTRIBUTE_PTR pTemplate, CK_ULONG ulCount, CK_OBJECT_HANDLE_PTR phNewObject)
 {
-	struct wp11_session *s;
 	struct objref r;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_object(hSession, hObject,
+				phNewObject != NULL && (pTemplate != NULL || ulCount == 0), &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (phNewObject == NULL || (pTemplate == NULL && ulCount > 0)) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto out;
-	}
-	if (obj_resolve_unlocked(hObject, &r) != 0) {
-		rv = CKR_OBJECT_HANDLE_INVALID;
-		goto out;
-	}
 	if (r.obj->klass != CKO_PRIVATE_KEY) {
 		rv = CKR_ACTION_PROHIBITED;
 		goto out;
@@ -396,15 +367,12 @@ out:
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE hSession, CK_OBJECT_HANDLE hObject)
 {
-	struct wp11_session *s;
 	struct objref r;
-	CK_RV rv = enter_session(hSession, &s);
+	CK_RV rv = enter_object(hSession, hObject, 1, &r);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (obj_resolve_unlocked(hObject, &r) != 0) {
-		rv = CKR_OBJECT_HANDLE_INVALID;
-	} else if (r.copy == NULL) {
+	if (r.copy == NULL) {
 		rv = CKR_ACTION_PROHIBITED; /* token objects belong to the enclave */
 	} else {
 		CK_ULONG i = (CK_ULONG)(r.copy - wp11_g.copies);

@@ -20,6 +20,21 @@ struct wp11_session *wp11_session_find_unlocked(CK_SESSION_HANDLE h)
 	return NULL;
 }
 
+CK_RV wp11_session_enter(CK_SESSION_HANDLE h, struct wp11_session **out)
+{
+	CK_RV rv = wp11_enter();
+	if (rv != CKR_OK)
+		return rv;
+	struct wp11_session *s = wp11_session_find_unlocked(h);
+	if (s == NULL) {
+		wp11_unlock();
+		return CKR_SESSION_HANDLE_INVALID;
+	}
+	if (out != NULL)
+		*out = s;
+	return CKR_OK;
+}
+
 void wp11_login_drop_unlocked(void)
 {
 	wp11_g.logged_in = 0;
@@ -35,23 +50,15 @@ CK_RV C_OpenSession(CK_SLOT_ID slotID, CK_FLAGS flags, CK_VOID_PTR pApplication,
 		    CK_NOTIFY Notify, CK_SESSION_HANDLE_PTR phSession)
 {
 	struct wp11_session *s;
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_slot_check(slotID, phSession != NULL);
 
 	(void)pApplication;
 	(void)Notify;
 	if (rv != CKR_OK)
 		return rv;
-	wp11_unlock();
-	if (phSession == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (slotID != WP11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
 	if (!(flags & CKF_SERIAL_SESSION))
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
-	rv = wp11_token_ensure();
-	if (rv != CKR_OK)
-		return rv;
-	rv = wp11_enter();
+	rv = wp11_token_enter();
 	if (rv != CKR_OK)
 		return rv;
 	if (wp11_g.num_sessions >= WP11_MAX_SESSIONS) {
@@ -107,15 +114,12 @@ CK_RV C_CloseSession(CK_SESSION_HANDLE hSession)
 {
 	uint8_t ticket[WIRE_TICKET_LEN];
 	int had = 0;
-	CK_RV rv = wp11_enter();
+	struct wp11_session *s;
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_session *s = wp11_session_find_unlocked(hSession);
-	if (s == NULL)
-		rv = CKR_SESSION_HANDLE_INVALID;
-	else
-		session_close_unlocked(s, ticket, &had);
+	session_close_unlocked(s, ticket, &had);
 	wp11_unlock();
 	if (had)
 		wp11_logout_send(ticket);
@@ -147,15 +151,11 @@ out:
 
 CK_RV C_GetSessionInfo(CK_SESSION_HANDLE hSession, CK_SESSION_INFO_PTR pInfo)
 {
-	CK_RV rv = wp11_enter();
+	struct wp11_session *s;
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_session *s = wp11_session_find_unlocked(hSession);
-	if (s == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out;
-	}
 	if (pInfo == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -183,16 +183,12 @@ CK_RV wp11_login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_
 	struct wp11_resp resp;
 	uint8_t extra[WIRE_TICKET_LEN];
 	int extra_ticket = 0;
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_session_enter(hSession, NULL);
 
 	wire_buf_init(&req);
 	memset(&resp, 0, sizeof(resp));
 	if (rv != CKR_OK)
 		return rv;
-	if (wp11_session_find_unlocked(hSession) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out_locked;
-	}
 	if (userType == CKU_CONTEXT_SPECIFIC) {
 		/* No key is CKA_ALWAYS_AUTHENTICATE: no operation ever needs it. */
 		rv = CKR_OPERATION_NOT_INITIALIZED;
@@ -279,13 +275,11 @@ CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 {
 	uint8_t ticket[WIRE_TICKET_LEN];
 	int had = 0;
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_session_enter(hSession, NULL);
 
 	if (rv != CKR_OK)
 		return rv;
-	if (wp11_session_find_unlocked(hSession) == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-	} else if (!wp11_g.logged_in) {
+	if (!wp11_g.logged_in) {
 		rv = CKR_USER_NOT_LOGGED_IN;
 	} else {
 		memcpy(ticket, wp11_g.ticket, WIRE_TICKET_LEN);
@@ -303,12 +297,9 @@ CK_RV C_Logout(CK_SESSION_HANDLE hSession)
 
 static CK_RV session_check(CK_SESSION_HANDLE hSession)
 {
-	CK_RV rv = wp11_enter();
-	if (rv != CKR_OK)
-		return rv;
-	if (wp11_session_find_unlocked(hSession) == NULL)
-		rv = CKR_SESSION_HANDLE_INVALID;
-	wp11_unlock();
+	CK_RV rv = wp11_session_enter(hSession, NULL);
+	if (rv == CKR_OK)
+		wp11_unlock();
 	return rv;
 }
 

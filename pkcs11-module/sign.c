@@ -108,51 +108,23 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slotID, CK_MECHANISM_TYPE_PTR pMechanismList
 			 CK_ULONG_PTR pulCount)
 {
 	CK_MECHANISM_TYPE mechs[WIRE_MAX_KEYS * WIRE_MAX_MECHS];
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_slot_check(slotID, pulCount != NULL);
 
-	if (rv != CKR_OK)
-		return rv;
-	wp11_unlock();
-	if (pulCount == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (slotID != WP11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
-	rv = wp11_token_ensure();
-	if (rv != CKR_OK)
-		return rv;
-	rv = wp11_enter();
+	if (rv == CKR_OK)
+		rv = wp11_token_enter();
 	if (rv != CKR_OK)
 		return rv;
 	CK_ULONG n = mech_union_unlocked(mechs, sizeof(mechs) / sizeof(mechs[0]));
 	wp11_unlock();
-	if (pMechanismList == NULL) {
-		*pulCount = n;
-		return CKR_OK;
-	}
-	if (*pulCount < n) {
-		*pulCount = n;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	memcpy(pMechanismList, mechs, n * sizeof(*mechs));
-	*pulCount = n;
-	return CKR_OK;
+	return wp11_list_answer(pMechanismList, pulCount, mechs, n, sizeof(mechs[0]));
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR pInfo)
 {
-	CK_RV rv = wp11_enter();
+	CK_RV rv = wp11_slot_check(slotID, pInfo != NULL);
 
-	if (rv != CKR_OK)
-		return rv;
-	wp11_unlock();
-	if (pInfo == NULL)
-		return CKR_ARGUMENTS_BAD;
-	if (slotID != WP11_SLOT_ID)
-		return CKR_SLOT_ID_INVALID;
-	rv = wp11_token_ensure();
-	if (rv != CKR_OK)
-		return rv;
-	rv = wp11_enter();
+	if (rv == CKR_OK)
+		rv = wp11_token_enter();
 	if (rv != CKR_OK)
 		return rv;
 	const struct wp11_token *t = wp11_g.token;
@@ -186,15 +158,11 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 
 CK_RV C_SignInit(CK_SESSION_HANDLE hSession, CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
 {
-	CK_RV rv = wp11_enter();
+	struct wp11_session *s;
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_session *s = wp11_session_find_unlocked(hSession);
-	if (s == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-		goto out;
-	}
 	if (pMechanism == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto out;
@@ -244,26 +212,39 @@ struct sign_job {
 	uint32_t sig_len;
 };
 
-/* Looks the op up and checks the calls common to C_Sign/C_SignUpdate/C_SignFinal.
- * CKR_OK: lock held, *out set.  Else the lock is released. */
-static CK_RV op_enter(CK_SESSION_HANDLE h, struct wp11_session **out)
+/* Looks the op up and checks the calls common to C_Sign (mode WP11_SIGN_ONESHOT) and
+ * C_SignUpdate/C_SignFinal (WP11_SIGN_MULTI): the two do not mix, and the first call sets
+ * the op's mode.  CKR_OK: lock held, *out set.  Else the lock is released (and the op
+ * ended when the modes were mixed). */
+static CK_RV op_enter(CK_SESSION_HANDLE h, enum wp11_sign_mode mode, struct wp11_session **out)
 {
-	CK_RV rv = wp11_enter();
+	struct wp11_session *s;
+	CK_RV rv = wp11_session_enter(h, &s);
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_session *s = wp11_session_find_unlocked(h);
-	if (s == NULL)
-		rv = CKR_SESSION_HANDLE_INVALID;
-	else if (!s->sign.active)
+	if (!s->sign.active) {
 		rv = CKR_OPERATION_NOT_INITIALIZED;
-	else if (s->sign.busy)
+	} else if (s->sign.busy) {
 		rv = CKR_OPERATION_ACTIVE; /* another thread's signature is in flight */
+	} else if (s->sign.mode != WP11_SIGN_NONE && s->sign.mode != mode) {
+		rv = CKR_OPERATION_ACTIVE; /* the other kind of operation began it */
+		wp11_sign_op_end(&s->sign);
+	}
 	if (rv != CKR_OK) {
 		wp11_unlock();
 		return rv;
 	}
+	s->sign.mode = mode;
 	*out = s;
 	return CKR_OK;
+}
+
+/* Ends the op after a failed check (lock held; released). */
+static CK_RV op_fail(struct wp11_sign_op *op, CK_RV rv)
+{
+	wp11_sign_op_end(op);
+	wp11_unlock();
+	return rv;
 }
 
 static uint64_t max_data_unlocked(void)
@@ -271,19 +252,6 @@ static uint64_t max_data_unlocked(void)
 	return wp11_g.token != NULL ? wp11_g.token->max_data : WIRE_MAX_DATA;
 }
 
-/* The length conventions: CKR_OK for a query, CKR_BUFFER_TOO_SMALL, or -1 to go on. */
-static CK_RV length_answer(const struct wp11_sign_op *op, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
-{
-	if (sig == NULL) {
-		*sig_len = op->sig_len;
-		return CKR_OK;
-	}
-	if (*sig_len < op->sig_len) {
-		*sig_len = op->sig_len;
-		return CKR_BUFFER_TOO_SMALL;
-	}
-	return (CK_RV)-1;
-}
 
 /* Prepares the job and marks the op busy (lock held). */
 static void job_start_unlocked(struct wp11_session *s, struct sign_job *job)
@@ -357,66 +325,62 @@ out:
 	return rv;
 }
 
+/* The end of C_Sign and C_SignFinal (lock held; released).  A length query or a too-small
+ * buffer answers the key's signature length and keeps the op; else the SIGN round trip
+ * runs on data and the op ends.  Data gathered by C_SignUpdate (data may be it) is moved
+ * out of the op first: the session may close while we wait. */
+static CK_RV sign_finish(struct wp11_session *s, const uint8_t *data, size_t len,
+			 CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+	struct wp11_sign_op *op = &s->sign;
+	struct sign_job job;
+	CK_RV rv;
+
+	if (sig == NULL || *sig_len < op->sig_len) {
+		rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+		*sig_len = op->sig_len;
+		wp11_unlock();
+		return rv;
+	}
+	uint8_t *gathered = op->data;
+	op->data = NULL;
+	op->data_len = op->data_cap = 0;
+	job_start_unlocked(s, &job);
+	wp11_unlock();
+	rv = job_run(&job, data, len, sig, sig_len);
+	free(gathered);
+	return rv;
+}
+
 CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen,
 	     CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
 {
 	struct wp11_session *s;
-	struct sign_job job;
-	CK_RV rv = op_enter(hSession, &s);
+	CK_RV rv = op_enter(hSession, WP11_SIGN_ONESHOT, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_sign_op *op = &s->sign;
-	if (op->mode == WP11_SIGN_MULTI) {
-		rv = CKR_OPERATION_ACTIVE; /* C_SignUpdate began a multi-part operation */
-		goto fail;
-	}
-	if (pulSignatureLen == NULL || (pData == NULL && ulDataLen > 0)) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto fail;
-	}
-	if (ulDataLen > max_data_unlocked()) {
-		rv = CKR_DATA_LEN_RANGE;
-		goto fail;
-	}
-	op->mode = WP11_SIGN_ONESHOT;
-	rv = length_answer(op, pSignature, pulSignatureLen);
-	if (rv != (CK_RV)-1) {
-		wp11_unlock();
-		return rv;
-	}
-	job_start_unlocked(s, &job);
-	wp11_unlock();
-	return job_run(&job, pData, ulDataLen, pSignature, pulSignatureLen);
-fail:
-	wp11_sign_op_end(op);
-	wp11_unlock();
-	return rv;
+	if (pulSignatureLen == NULL || (pData == NULL && ulDataLen > 0))
+		return op_fail(&s->sign, CKR_ARGUMENTS_BAD);
+	if (ulDataLen > max_data_unlocked())
+		return op_fail(&s->sign, CKR_DATA_LEN_RANGE);
+	return sign_finish(s, pData, ulDataLen, pSignature, pulSignatureLen);
 }
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen)
 {
 	struct wp11_session *s;
-	CK_RV rv = op_enter(hSession, &s);
+	CK_RV rv = op_enter(hSession, WP11_SIGN_MULTI, &s);
 
 	if (rv != CKR_OK)
 		return rv;
 	struct wp11_sign_op *op = &s->sign;
-	if (op->mode == WP11_SIGN_ONESHOT) {
-		rv = CKR_OPERATION_ACTIVE; /* C_Sign began a one-shot operation */
-		goto fail;
-	}
-	if (pPart == NULL && ulPartLen > 0) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto fail;
-	}
-	op->mode = WP11_SIGN_MULTI;
+	if (pPart == NULL && ulPartLen > 0)
+		return op_fail(op, CKR_ARGUMENTS_BAD);
 	uint64_t max = max_data_unlocked();
 	/* data_len may exceed max when a newer HELLO lowered it: never wrap. */
-	if (op->data_len > max || ulPartLen > max - op->data_len) {
-		rv = CKR_DATA_LEN_RANGE;
-		goto fail;
-	}
+	if (op->data_len > max || ulPartLen > max - op->data_len)
+		return op_fail(op, CKR_DATA_LEN_RANGE);
 	size_t need = op->data_len + ulPartLen;
 	if (need > op->data_cap) {
 		size_t cap = op->data_cap > 0 ? op->data_cap : WP11_SIGN_INITIAL_CAP;
@@ -425,10 +389,8 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 		if (cap > max)
 			cap = need;
 		uint8_t *p = realloc(op->data, cap);
-		if (p == NULL) {
-			rv = CKR_HOST_MEMORY;
-			goto fail;
-		}
+		if (p == NULL)
+			return op_fail(op, CKR_HOST_MEMORY);
 		op->data = p;
 		op->data_cap = cap;
 	}
@@ -437,60 +399,28 @@ CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPar
 	op->data_len = need;
 	wp11_unlock();
 	return CKR_OK;
-fail:
-	wp11_sign_op_end(op);
-	wp11_unlock();
-	return rv;
 }
 
 CK_RV C_SignFinal(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
 {
 	struct wp11_session *s;
-	struct sign_job job;
-	CK_RV rv = op_enter(hSession, &s);
+	CK_RV rv = op_enter(hSession, WP11_SIGN_MULTI, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_sign_op *op = &s->sign;
-	if (op->mode == WP11_SIGN_ONESHOT) {
-		rv = CKR_OPERATION_ACTIVE;
-		goto fail;
-	}
-	if (pulSignatureLen == NULL) {
-		rv = CKR_ARGUMENTS_BAD;
-		goto fail;
-	}
-	op->mode = WP11_SIGN_MULTI;
-	rv = length_answer(op, pSignature, pulSignatureLen);
-	if (rv != (CK_RV)-1) {
-		wp11_unlock();
-		return rv;
-	}
-	uint8_t *data = op->data;
-	size_t len = op->data_len;
-	op->data = NULL; /* ours now: the session may close while we wait */
-	op->data_len = op->data_cap = 0;
-	job_start_unlocked(s, &job);
-	wp11_unlock();
-	rv = job_run(&job, data, len, pSignature, pulSignatureLen);
-	free(data);
-	return rv;
-fail:
-	wp11_sign_op_end(op);
-	wp11_unlock();
-	return rv;
+	if (pulSignatureLen == NULL)
+		return op_fail(&s->sign, CKR_ARGUMENTS_BAD);
+	return sign_finish(s, s->sign.data, s->sign.data_len, pSignature, pulSignatureLen);
 }
 
 CK_RV wp11_session_cancel(CK_SESSION_HANDLE hSession, CK_FLAGS flags)
 {
-	CK_RV rv = wp11_enter();
+	struct wp11_session *s;
+	CK_RV rv = wp11_session_enter(hSession, &s);
 
 	if (rv != CKR_OK)
 		return rv;
-	struct wp11_session *s = wp11_session_find_unlocked(hSession);
-	if (s == NULL) {
-		rv = CKR_SESSION_HANDLE_INVALID;
-	} else if ((flags & CKF_SIGN) && s->sign.active) {
+	if ((flags & CKF_SIGN) && s->sign.active) {
 		if (s->sign.busy)
 			rv = CKR_OPERATION_CANCEL_FAILED;
 		else

@@ -220,7 +220,22 @@ void wp11_lock(void);
 void wp11_unlock(void);
 /* CKR_OK when initialized (the lock held), else CKR_CRYPTOKI_NOT_INITIALIZED (not held). */
 WP11_WUR CK_RV wp11_enter(void);
+/* For a call whose answer does not depend on its arguments: CKR_CRYPTOKI_NOT_INITIALIZED
+ * before C_Initialize, else rv. */
+CK_RV wp11_answer(CK_RV rv);
+/* A slot call's first checks, in this order and unlocked: initialized, args_ok (its
+ * required pointers are there), the slot ID.  CKR_OK or the error. */
+WP11_WUR CK_RV wp11_slot_check(CK_SLOT_ID slot, int args_ok);
+/* wp11_token_ensure then wp11_enter: CKR_OK with the lock held, or the error (not held). */
+WP11_WUR CK_RV wp11_token_enter(void);
+/* The list convention (PKCS#11 2.40 §5.2): with dst NULL, *count gets n; with *count
+ * below n, *count gets n and CKR_BUFFER_TOO_SMALL; else the n elements of src (size
+ * octets each) are copied to dst.  count is not NULL. */
+CK_RV wp11_list_answer(void *dst, CK_ULONG_PTR count, const void *src, CK_ULONG n, size_t size);
 struct wp11_session *wp11_session_find_unlocked(CK_SESSION_HANDLE h);
+/* Session lookup shared by every session call: CKR_OK with the lock held (and *out set
+ * unless out is NULL), or an error with the lock released. */
+WP11_WUR CK_RV wp11_session_enter(CK_SESSION_HANDLE h, struct wp11_session **out);
 /* HELLO answered on a new connection: keeps the token facts; a new boot_id drops login. */
 void wp11_hello_seen(struct wp11_token *t);
 /* Makes sure HELLO has been answered once: CKR_OK or CKR_TOKEN_NOT_PRESENT. */
