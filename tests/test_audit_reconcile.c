@@ -4,16 +4,9 @@
  * through the audit library with SIGN records like the enclave's, and the real
  * warden-audit binary (AUD_TEST_TOOL) run on them; exit status and report lines checked.
  */
-#include <sys/wait.h>
-
 #include <openssl/pem.h>
 
-#include "test_audit_util.h"
-#include "tests/policy/poltest.h"
-
-#ifndef AUD_TEST_TOOL
-#error "AUD_TEST_TOOL (the warden-audit binary) must be defined by the build"
-#endif
+#include "test_audit_tool.h"
 
 #define CKM_ECDSA_ 0x1041u
 #define CKM_ECDSA_SHA256_ 0x1044u
@@ -38,42 +31,11 @@ static char *dir, logdir[256], certdir[256], policy[256], policy2[256], ca_pem[2
 static struct aud_log *log_;
 static char out[OUT_MAX];
 
-static void write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* The log's genesis: the key "ca" with its SPKI and, when with_cert, the CA certificate
  * (what the enclave records per key in its genesis/config records). */
 static void open_log(bool with_cert)
 {
-	struct aud_body b;
-	struct aud_record g = {.type = AUD_T_GENESIS};
-	struct aud_params p = {.dir = logdir, .genesis = &g};
-	struct aud_open_report rep;
-	unsigned char *cert = NULL;
-	char err[AUD_ERR_LEN];
-	int n = i2d_X509(ca.cert, &cert);
-
-	ck_assert_int_gt(n, 0);
-	aud_body_init(&b);
-	aud_put_str(&b, AUD_F_TEXT, "reconcile test");
-	aud_list_begin(&b, AUD_F_CA_KEY);
-	aud_put_str(&b, AUD_F_KEY, "ca");
-	aud_put_bytes(&b, AUD_F_KEY_SPKI, ca.spki, ca.spki_len);
-	if (with_cert)
-		aud_put_bytes(&b, AUD_F_CA_CERT, cert, (size_t)n);
-	aud_list_end(&b);
-	ck_assert_int_eq(aud_body_finish(&b), WARDEN_OK);
-	g.body = b.data;
-	g.body_len = b.len;
-	ck_assert_int_eq(aud_open(&p, &log_, &rep, err, sizeof err), WARDEN_OK);
-	aud_body_free(&b);
-	OPENSSL_free(cert);
+	log_ = at_open_log(logdir, &ca, with_cert, "reconcile test");
 }
 
 static void setup(void)
@@ -86,8 +48,8 @@ static void setup(void)
 	snprintf(ca_pem, sizeof ca_pem, "%s/ca.pem", dir);
 	ck_assert_int_eq(mkdir(logdir, 0700), 0);
 	ck_assert_int_eq(mkdir(certdir, 0700), 0);
-	write_file(policy, policy_json, strlen(policy_json));
-	write_file(policy2, policy_no_prehash_json, strlen(policy_no_prehash_json));
+	at_write_file(policy, policy_json, strlen(policy_json));
+	at_write_file(policy2, policy_no_prehash_json, strlen(policy_no_prehash_json));
 	pt_ca_init(&ca, "p256");
 	leaf_key = tu_key("p256");
 	FILE *f = fopen(ca_pem, "w");
@@ -171,45 +133,16 @@ static void issue(const char *name, const char *dns, long serial, enum how how)
 static int run(const char *pol, bool with_ca)
 {
 	char outpath[512];
-	pid_t pid;
-	int st, fd;
-	size_t len;
-	uint8_t *p;
+	char *argv[] = {"warden-audit", "reconcile", logdir, "--certs", certdir, "--policy",
+			(char *)pol, with_ca ? "--ca" : NULL, ca_pem, NULL};
 
 	snprintf(outpath, sizeof outpath, "%s/out.txt", dir);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || dup2(fd, 1) < 0)
-			_exit(100);
-		if (with_ca)
-			execl(AUD_TEST_TOOL, "warden-audit", "reconcile", logdir, "--certs", certdir,
-			      "--policy", pol, "--ca", ca_pem, (char *)NULL);
-		else
-			execl(AUD_TEST_TOOL, "warden-audit", "reconcile", logdir, "--certs", certdir,
-			      "--policy", pol, (char *)NULL);
-		_exit(101);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFEXITED(st));
-	p = tu_read(outpath, &len);
-	ck_assert_uint_lt(len, sizeof out);
-	memcpy(out, p, len);
-	out[len] = '\0';
-	free(p);
-	if (getenv("AUD_TEST_SHOW") != NULL) /* to read the report while debugging */
-		fprintf(stderr, "--- exit %d\n%s", WEXITSTATUS(st), out);
-	return WEXITSTATUS(st);
+	return at_run(outpath, argv, out, sizeof out);
 }
 
 static unsigned count(const char *needle)
 {
-	unsigned n = 0;
-
-	for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
+	return at_count(out, needle);
 }
 
 START_TEST(test_reconcile_all_allowed_exits_zero)
@@ -295,7 +228,7 @@ START_TEST(test_reconcile_rejects_a_bad_policy_file)
 {
 	open_log(true);
 	issue("a", "a.example.com", 0x1011121314151617L, FULL);
-	write_file(policy, "{\"version\":1,\"bogus\":true}", 26);
+	at_write_file(policy, "{\"version\":1,\"bogus\":true}", 26);
 	ck_assert_int_eq(run(policy, false), 2);
 }
 END_TEST

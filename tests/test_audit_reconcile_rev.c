@@ -5,16 +5,10 @@
  * SIGN records as the enclave writes them (pol_summary, revocation fields), and the real
  * warden-audit binary (AUD_TEST_TOOL) run on them.
  */
-#include <sys/wait.h>
-
 #include <openssl/pem.h>
 
-#include "test_audit_util.h"
+#include "test_audit_tool.h"
 #include "tests/policy/revtest.h"
-
-#ifndef AUD_TEST_TOOL
-#error "AUD_TEST_TOOL (the warden-audit binary) must be defined by the build"
-#endif
 
 #define CKM_ECDSA_SHA256_ 0x1044u
 #define OUT_MAX (64u * 1024u)
@@ -28,15 +22,6 @@ static struct pol_decision d;
 static char *dir, logdir[256], crldir[256], ocspdir[256], policy[256], outpath[256];
 static struct aud_log *log_;
 static char out[OUT_MAX];
-
-static void write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
-	ck_assert_int_eq(fclose(f), 0);
-}
 
 static void put_len(uint8_t *o, size_t *n, size_t len)
 {
@@ -81,32 +66,6 @@ static uint8_t *wrap_signed(EVP_PKEY *key, const uint8_t *tbs, size_t tbs_len, s
 	memcpy(p, sig, sl);
 	*len = hn + body;
 	return o;
-}
-
-/* The log's genesis: key "ca" with its SPKI and CA certificate. */
-static void open_log(void)
-{
-	struct aud_body b;
-	struct aud_record g = {.type = AUD_T_GENESIS};
-	struct aud_params p = {.dir = logdir, .genesis = &g};
-	struct aud_open_report rep;
-	unsigned char *cert = NULL;
-	char err[AUD_ERR_LEN];
-	int n = i2d_X509(ca.cert, &cert);
-
-	ck_assert_int_gt(n, 0);
-	aud_body_init(&b);
-	aud_list_begin(&b, AUD_F_CA_KEY);
-	aud_put_str(&b, AUD_F_KEY, "ca");
-	aud_put_bytes(&b, AUD_F_KEY_SPKI, ca.spki, ca.spki_len);
-	aud_put_bytes(&b, AUD_F_CA_CERT, cert, (size_t)n);
-	aud_list_end(&b);
-	ck_assert_int_eq(aud_body_finish(&b), WARDEN_OK);
-	g.body = b.data;
-	g.body_len = b.len;
-	ck_assert_int_eq(aud_open(&p, &log_, &rep, err, sizeof err), WARDEN_OK);
-	aud_body_free(&b);
-	OPENSSL_free(cert);
 }
 
 /* An allowed SIGN record with the summary and, when rev_d, the new revocations of that
@@ -198,7 +157,7 @@ static void write_crl(const char *name, const uint8_t *tbs, size_t len, EVP_PKEY
 	uint8_t *der = wrap_signed(key, tbs, len, &n);
 
 	snprintf(path, sizeof path, "%s/%s", crldir, name);
-	write_file(path, der, n);
+	at_write_file(path, der, n);
 	free(der);
 }
 
@@ -209,7 +168,7 @@ static void write_ocsp(const char *name, const uint8_t *tbs, size_t len)
 	uint8_t *der = wrap_signed(ca.key, tbs, len, &n);
 
 	snprintf(path, sizeof path, "%s/%s", ocspdir, name);
-	write_file(path, der, n);
+	at_write_file(path, der, n);
 	free(der);
 }
 
@@ -224,11 +183,11 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(logdir, 0700), 0);
 	ck_assert_int_eq(mkdir(crldir, 0700), 0);
 	ck_assert_int_eq(mkdir(ocspdir, 0700), 0);
-	write_file(policy, RT_POLICY, strlen(RT_POLICY));
+	at_write_file(policy, RT_POLICY, strlen(RT_POLICY));
 	pt_ca_init(&ca, "p256");
 	pol = pt_policy(RT_POLICY);
 	ck_assert(pol_state_new(NULL, NULL, &st));
-	open_log();
+	log_ = at_open_log(logdir, &ca, true, NULL); /* key "ca": SPKI and certificate */
 	issue(SER_A);
 	issue(SER_B);
 }
@@ -243,44 +202,20 @@ static void teardown(void)
 	free(dir);
 }
 
-/* Runs warden-audit with up to 8 arguments after the command; exit status, stdout in
- * out[]. */
+/* Runs warden-audit a0 LOGDIR a1... (up to a6; the first NULL ends them); exit status,
+ * stdout in out[]. */
 static int run(const char *a0, const char *a1, const char *a2, const char *a3, const char *a4,
 	       const char *a5, const char *a6)
 {
-	pid_t pid = fork();
-	int st_, fd;
-	size_t len;
-	uint8_t *p;
+	char *argv[] = {"warden-audit", (char *)a0, logdir, (char *)a1, (char *)a2, (char *)a3,
+			(char *)a4, (char *)a5, (char *)a6, NULL};
 
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd < 0 || dup2(fd, 1) < 0)
-			_exit(100);
-		execl(AUD_TEST_TOOL, "warden-audit", a0, logdir, a1, a2, a3, a4, a5, a6,
-		      (char *)NULL);
-		_exit(101);
-	}
-	ck_assert_int_eq(waitpid(pid, &st_, 0), pid);
-	ck_assert(WIFEXITED(st_));
-	p = tu_read(outpath, &len);
-	ck_assert_uint_lt(len, sizeof out);
-	memcpy(out, p, len);
-	out[len] = '\0';
-	free(p);
-	if (getenv("AUD_TEST_SHOW") != NULL)
-		fprintf(stderr, "--- exit %d\n%s", WEXITSTATUS(st_), out);
-	return WEXITSTATUS(st_);
+	return at_run(outpath, argv, out, sizeof out);
 }
 
 static unsigned count(const char *needle)
 {
-	unsigned n = 0;
-
-	for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
+	return at_count(out, needle);
 }
 
 /* CRL 1 revokes A (keyCompromise); OCSP says B revoked (superseded). */
