@@ -2,8 +2,8 @@
 # archive the enclave and warden-admin link: $(POLICY_LIB).  Pure functions, no
 # libraries needed.
 POLICY_OBJS := $(OBJ)/policy-engine/der.o $(OBJ)/policy-engine/pol_common.o \
-	$(OBJ)/policy-engine/pol_cert.o $(OBJ)/policy-engine/pol_crl.o \
-	$(OBJ)/policy-engine/pol_ocsp.o
+	$(OBJ)/policy-engine/pol_frame.o $(OBJ)/policy-engine/pol_cert.o \
+	$(OBJ)/policy-engine/pol_crl.o $(OBJ)/policy-engine/pol_ocsp.o
 POLICY_LIB := $(OBJ)/libwarden-policy.a
 
 $(POLICY_LIB): $(POLICY_OBJS)
