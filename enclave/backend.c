@@ -602,25 +602,42 @@ static void session_give(struct bk_ctx *ctx, CK_SESSION_HANDLE s, int healthy)
 		ctx->f->C_CloseSession(s);
 }
 
-int bk_sign_raw(struct bk_ctx *ctx, const struct bk_key *key, const CK_MECHANISM *mech,
-		const uint8_t *in, size_t in_len, uint8_t *sig, size_t *sig_len)
+int bk_sign_begin(struct bk_ctx *ctx, const struct bk_key *key, const CK_MECHANISM *mech,
+		  struct bk_op *op)
 {
-	CK_SESSION_HANDLE s;
-	CK_ULONG out_len = *sig_len;
-	int healthy = 0;
+	op->active = 0;
+	if (session_take(ctx, &op->s) != 0)
+		return WARDEN_E_BACKEND;
+	if (ctx->f->C_SignInit(op->s, (CK_MECHANISM_PTR)mech, key->sign_with) != CKR_OK) {
+		session_give(ctx, op->s, 1); /* no operation became active */
+		return WARDEN_E_BACKEND;
+	}
+	op->active = 1;
+	return WARDEN_OK;
+}
 
-	if (*sig_len < key->sig_len || session_take(ctx, &s) != 0) {
+void bk_sign_cancel(struct bk_ctx *ctx, struct bk_op *op)
+{
+	if (op->active)
+		session_give(ctx, op->s, 0);
+	op->active = 0;
+}
+
+int bk_sign_finish(struct bk_ctx *ctx, const struct bk_key *key, struct bk_op *op,
+		   const uint8_t *in, size_t in_len, uint8_t *sig, size_t *sig_len)
+{
+	CK_ULONG out_len = *sig_len;
+	CK_RV rv;
+
+	if (!op->active || *sig_len < key->sig_len) {
+		bk_sign_cancel(ctx, op);
 		*sig_len = 0;
 		return WARDEN_E_BACKEND;
 	}
-	CK_RV rv = ctx->f->C_SignInit(s, (CK_MECHANISM_PTR)mech, key->sign_with);
-	if (rv == CKR_OK) {
-		rv = ctx->f->C_Sign(s, (CK_BYTE_PTR)in, (CK_ULONG)in_len, sig, &out_len);
-		healthy = rv == CKR_OK;
-	} else {
-		healthy = 1; /* no operation became active */
-	}
-	session_give(ctx, s, healthy);
+	rv = ctx->f->C_Sign(op->s, (CK_BYTE_PTR)in, (CK_ULONG)in_len, sig, &out_len);
+	/* C_Sign ends the operation unless it asks for a bigger buffer (it cannot here). */
+	session_give(ctx, op->s, rv == CKR_OK);
+	op->active = 0;
 	if (rv != CKR_OK || out_len > *sig_len) {
 		memset(sig, 0, *sig_len);
 		*sig_len = 0;
@@ -628,4 +645,20 @@ int bk_sign_raw(struct bk_ctx *ctx, const struct bk_key *key, const CK_MECHANISM
 	}
 	*sig_len = out_len;
 	return WARDEN_OK;
+}
+
+int bk_sign_raw(struct bk_ctx *ctx, const struct bk_key *key, const CK_MECHANISM *mech,
+		const uint8_t *in, size_t in_len, uint8_t *sig, size_t *sig_len)
+{
+	struct bk_op op;
+
+	if (*sig_len < key->sig_len) {
+		*sig_len = 0;
+		return WARDEN_E_BACKEND;
+	}
+	if (bk_sign_begin(ctx, key, mech, &op) != WARDEN_OK) {
+		*sig_len = 0;
+		return WARDEN_E_BACKEND;
+	}
+	return bk_sign_finish(ctx, key, &op, in, in_len, sig, sig_len);
 }

@@ -55,6 +55,25 @@ int bk_key_curve_nid(const struct bk_key *key);
  * CKA_NEVER_EXTRACTABLE, CKA_LOCAL (1 or 0; 0 for any other attribute). */
 int bk_key_bool(const struct bk_key *key, CK_ATTRIBUTE_TYPE t);
 
+/* A signing operation begun on a backend session (C_SignInit done) and not finished. */
+struct bk_op {
+	CK_SESSION_HANDLE s;
+	int active;
+};
+/* Takes a session and runs C_SignInit with the raw mechanism: no signature yet.  Then
+ * exactly one of bk_sign_finish or bk_sign_cancel.  WARDEN_OK or WARDEN_E_BACKEND. */
+__attribute__((warn_unused_result)) int bk_sign_begin(struct bk_ctx *ctx,
+						      const struct bk_key *key,
+						      const CK_MECHANISM *mech, struct bk_op *op);
+/* C_Sign on the begun operation; gives the session back.  *sig_len as bk_sign_raw. */
+__attribute__((warn_unused_result)) int bk_sign_finish(struct bk_ctx *ctx,
+						       const struct bk_key *key,
+						       struct bk_op *op, const uint8_t *in,
+						       size_t in_len, uint8_t *sig, size_t *sig_len);
+/* Ends a begun operation without signing: PKCS#11 2.40 has no cancel, so the session is
+ * closed (the key's session copy lives in the login session and stays). */
+void bk_sign_cancel(struct bk_ctx *ctx, struct bk_op *op);
+
 /* Signs `in` with a raw mechanism (CKM_RSA_PKCS on a DigestInfo, CKM_RSA_PKCS_PSS with
  * params, CKM_ECDSA on a digest, CKM_EDDSA on the message).  *sig_len is the capacity
  * on input and the length on output.  Returns WARDEN_OK or WARDEN_E_BACKEND. */

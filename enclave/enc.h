@@ -253,11 +253,14 @@ __attribute__((warn_unused_result)) int enc_audit_login(struct enc_state *st, ui
 /* The decision of one SIGN: evaluate, record, make durable.  WARDEN_OK (allowed and
  * durable: sign now), WARDEN_E_DENIED (msg: the sentence), WARDEN_E_AUDIT or
  * WARDEN_E_INTERNAL/NOMEM (msg says why).  See enc_decide.c. */
+struct sign_op;
+struct sign_req;
 __attribute__((warn_unused_result)) int enc_decide(struct enc_state *st,
 						   const struct enc_peer *peer,
 						   const struct enc_key *k,
 						   const struct wire_sign_req *r, char *msg,
-						   size_t msg_len);
+						   size_t msg_len, const struct sign_req *sreq,
+						   struct sign_op *op);
 /* Fetches what enc_decide needs, before the sandbox.  WARDEN_OK or WARDEN_E_INTERNAL. */
 __attribute__((warn_unused_result)) int enc_decide_init(void);
 /* Frees the calling thread's decision buffers (at the end of a connection). */

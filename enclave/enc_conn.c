@@ -110,12 +110,6 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		ret = sign_answer(resp, WARDEN_E_DATA_LEN, msg, NULL, 0);
 		goto out;
 	}
-	/* The policy decides and the record is durable before anything is signed. */
-	int rc = enc_decide(st, peer, k, &r, msg, sizeof(msg));
-	if (rc != WARDEN_OK) {
-		ret = sign_answer(resp, (uint32_t)rc, msg, NULL, 0);
-		goto out;
-	}
 	struct sign_req req = {
 		.mechanism = r.mechanism,
 		.has_pss = r.param_kind == WIRE_PK_PSS,
@@ -125,10 +119,17 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		.data = r.data,
 		.data_len = r.data_len,
 	};
+	struct sign_op op;
+	/* The policy decides and the record is durable before anything is signed (the
+	 * backend operation is begun meanwhile; enc_decide cancels it on a refusal). */
+	int rc = enc_decide(st, peer, k, &r, msg, sizeof(msg), &req, &op);
+	if (rc != WARDEN_OK) {
+		ret = sign_answer(resp, (uint32_t)rc, msg, NULL, 0);
+		goto out;
+	}
 	/* The decision line (enc_decide) and the audit record (with the data's SHA-256)
 	 * already describe this signature: no second log line, no second hash. */
-	rc = sign_compute(st->bk, k->bk, &req, k->cfg->verify_signatures, sig, &sig_len, NULL,
-			  msg, sizeof(msg));
+	rc = sign_end(&op, k->cfg->verify_signatures, sig, &sig_len, msg, sizeof(msg));
 	if (rc != WARDEN_OK)
 		enc_log(ENC_LOG_ERR, "key \"%s\" mechanism 0x%lx: allowed but not signed: %s",
 			k->cfg->label, (unsigned long)r.mechanism, msg);

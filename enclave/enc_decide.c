@@ -7,8 +7,10 @@
  *     if allowed: pol_state_commit                              (serial, buckets, revocations)
  *     every audit.snapshot_records records: a state snapshot    (enc_snapshot.c)
  *   unlock
- *   aud_sync(seq)        outside the lock: concurrent requests share one fdatasync
- *   -> WARDEN_OK only when allowed AND durable; the caller signs after that.
+ *   if allowed: sign_begin (the backend's C_SignInit: no signature yet), while
+ *   aud_sync(seq)        outside the lock: concurrent requests share one write
+ *   -> WARDEN_OK only when allowed AND durable; the caller then finishes the signature
+ *      (sign_end); on any refusal the begun operation is cancelled here.
  *
  * So no signature exists without a durable allowed record, and decisions are made in
  * the order of the log (replay sees what the enclave saw).  A record that fails to
@@ -248,8 +250,11 @@ static int64_t now_ns(void)
 }
 
 int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct enc_key *k,
-	       const struct wire_sign_req *r, char *msg, size_t msg_len)
+	       const struct wire_sign_req *r, char *msg, size_t msg_len,
+	       const struct sign_req *sreq, struct sign_op *op)
 {
+	char prep_err[256] = "";
+	int prep_rc = WARDEN_E_INTERNAL, begun = 0;
 	if (tl_decision == NULL)
 		tl_decision = malloc(sizeof(*tl_decision));
 	if (tl_blob == NULL)
@@ -305,6 +310,12 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 		enc_snapshot_maybe(st, seq); /* when due; the state is that of records [0, seq] */
 	pthread_mutex_unlock(&st->decide_lock);
 
+	/* Begin the backend operation while the record is written (it only prepares:
+	 * C_SignInit; the signature itself waits for durability). */
+	if (rc == WARDEN_OK && d->allowed && committed && op != NULL) {
+		prep_rc = sign_begin(st->bk, k->bk, sreq, op, NULL, prep_err, sizeof(prep_err));
+		begun = prep_rc == WARDEN_OK;
+	}
 	if (rc == WARDEN_OK)
 		rc = aud_sync(st->log, seq);
 	enc_log(ENC_LOG_INFO, "decision key=%s mech=%s kind=%s %s reason=%s serial=%s: %s",
@@ -337,8 +348,19 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 		rc = WARDEN_E_INTERNAL;
 		goto out;
 	}
+	if (op != NULL && !begun) {
+		/* Allowed and recorded, but the backend would not begin (the record stays: an
+		 * allowed decision whose signature was never made). */
+		snprintf(msg, msg_len, "%s", prep_err[0] != '\0' ? prep_err : "the key backend refused to sign");
+		enc_log(ENC_LOG_ERR, "key \"%s\" mechanism 0x%lx: allowed but not signed: %s",
+			k->cfg->label, (unsigned long)r->mechanism, msg);
+		rc = prep_rc;
+		goto out;
+	}
 	rc = WARDEN_OK;
 out:
+	if (rc != WARDEN_OK && begun)
+		sign_cancel(op);
 	aud_body_free(&b);
 	return rc;
 }

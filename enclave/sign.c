@@ -19,8 +19,6 @@
 
 #include "wire.h"
 
-#define SIGN_MAX_DIGEST 64u
-#define SIGN_DIGESTINFO_PREFIX_LEN 19u
 #define SIGN_MAX_EC_FIELD 48u
 
 enum sign_kind { SK_PKCS1, SK_PSS, SK_ECDSA, SK_EDDSA };
@@ -278,22 +276,21 @@ static enum sign_hash hash_by_len(size_t len)
 
 /* --- the signature ------------------------------------------------------------------ */
 
-int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign_req *req,
-		 int verify, uint8_t *sig, size_t *sig_len, uint8_t out_sha256[32], char *err,
-		 size_t err_len)
+int sign_begin(struct bk_ctx *ctx, const struct bk_key *key, const struct sign_req *req,
+	       struct sign_op *op, uint8_t out_sha256[32], char *err, size_t err_len)
 {
 	const struct mech_info *mi = mech_lookup(req->mechanism);
-	uint8_t buf[SIGN_DIGESTINFO_PREFIX_LEN + SIGN_MAX_DIGEST];
-	const uint8_t *in = buf;    /* raw input for the backend */
-	size_t in_len = 0;
-	const uint8_t *dg = NULL;   /* the digest, for verification */
-	size_t dg_len = 0;
+	uint8_t *buf = op->buf;
 	enum sign_hash h = SH_NONE;
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	CK_MECHANISM raw = {0, NULL, 0};
-	size_t cap = *sig_len;
 	int ret;
 
+	memset(op, 0, sizeof(*op));
+	op->ctx = ctx;
+	op->key = key;
+	op->req = req;
+	op->in = buf;
 	if (out_sha256 != NULL)
 		memset(out_sha256, 0, 32);
 	if (mi == NULL || !sign_mech_fits_key(req->mechanism, key)) {
@@ -314,17 +311,12 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 	} else {
 		h = mi->hash;
 	}
-	if (cap < bk_key_sig_len(key)) {
-		errf(err, err_len, "signature buffer too small");
-		ret = WARDEN_E_INTERNAL;
-		goto out;
-	}
 
 	/* The raw input: the enclave's own digest, or a checked client digest. */
 	ret = WARDEN_E_DATA_LEN;
 	if (mi->kind == SK_EDDSA) {
-		in = req->data;
-		in_len = req->data_len;
+		op->in = req->data;
+		op->in_len = req->data_len;
 	} else if (!mi->raw) {
 		uint8_t *d = buf + (mi->kind == SK_PKCS1 ? SIGN_DIGESTINFO_PREFIX_LEN : 0);
 		if (digest(h, req->data, req->data_len, d) != 0) {
@@ -332,13 +324,13 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 			ret = WARDEN_E_INTERNAL;
 			goto out;
 		}
-		dg = d;
-		dg_len = hashes[h].len;
+		op->dg = d;
+		op->dg_len = hashes[h].len;
 		if (mi->kind == SK_PKCS1) {
 			memcpy(buf, hashes[h].prefix, SIGN_DIGESTINFO_PREFIX_LEN);
-			in_len = SIGN_DIGESTINFO_PREFIX_LEN + dg_len;
+			op->in_len = SIGN_DIGESTINFO_PREFIX_LEN + op->dg_len;
 		} else {
-			in_len = dg_len;
+			op->in_len = op->dg_len;
 		}
 	} else if (mi->kind == SK_PKCS1) {
 		if (digestinfo_hash(req->data, req->data_len, &h) != 0) {
@@ -347,25 +339,25 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 			ret = WARDEN_E_DATA_INVALID;
 			goto out;
 		}
-		in = req->data;
-		in_len = req->data_len;
-		dg = req->data + SIGN_DIGESTINFO_PREFIX_LEN;
-		dg_len = hashes[h].len;
+		op->in = req->data;
+		op->in_len = req->data_len;
+		op->dg = req->data + SIGN_DIGESTINFO_PREFIX_LEN;
+		op->dg_len = hashes[h].len;
 	} else if (mi->kind == SK_PSS) {
 		if (req->data_len != hashes[h].len) {
 			errf(err, err_len, "CKM_RSA_PKCS_PSS input must be the %zu-byte digest",
 			     hashes[h].len);
 			goto out;
 		}
-		in = dg = req->data;
-		in_len = dg_len = req->data_len;
+		op->in = op->dg = req->data;
+		op->in_len = op->dg_len = req->data_len;
 	} else { /* CKM_ECDSA */
 		if (hash_by_len(req->data_len) == SH_NONE) {
 			errf(err, err_len, "CKM_ECDSA input must be a 32, 48 or 64-byte digest");
 			goto out;
 		}
-		in = dg = req->data;
-		in_len = dg_len = req->data_len;
+		op->in = op->dg = req->data;
+		op->in_len = op->dg_len = req->data_len;
 	}
 
 	raw.mechanism = mi->kind == SK_PKCS1   ? CKM_RSA_PKCS
@@ -385,7 +377,49 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 		ret = WARDEN_E_INTERNAL;
 		goto out;
 	}
-	ret = bk_sign_raw(ctx, key, &raw, in, in_len, sig, sig_len);
+	ret = bk_sign_begin(ctx, key, &raw, &op->bop);
+	if (ret != WARDEN_OK) {
+		errf(err, err_len, "the key backend refused to sign");
+		goto out;
+	}
+	op->mi = mi;
+	op->h = (int)h;
+	ret = WARDEN_OK;
+out:
+	if (ret != WARDEN_OK)
+		OPENSSL_cleanse(op->buf, sizeof(op->buf));
+	return ret;
+}
+
+void sign_cancel(struct sign_op *op)
+{
+	if (op->mi != NULL)
+		bk_sign_cancel(op->ctx, &op->bop);
+	OPENSSL_cleanse(op->buf, sizeof(op->buf));
+	op->mi = NULL;
+}
+
+int sign_end(struct sign_op *op, int verify, uint8_t *sig, size_t *sig_len, char *err,
+	     size_t err_len)
+{
+	const struct mech_info *mi = op->mi;
+	const struct sign_req *req = op->req;
+	const struct bk_key *key = op->key;
+	size_t cap = *sig_len;
+	int ret;
+
+	if (mi == NULL) {
+		errf(err, err_len, "no signing operation was begun");
+		ret = WARDEN_E_INTERNAL;
+		goto out;
+	}
+	if (cap < bk_key_sig_len(key)) {
+		errf(err, err_len, "signature buffer too small");
+		bk_sign_cancel(op->ctx, &op->bop);
+		ret = WARDEN_E_INTERNAL;
+		goto out;
+	}
+	ret = bk_sign_finish(op->ctx, key, &op->bop, op->in, op->in_len, sig, sig_len);
 	if (ret != WARDEN_OK) {
 		errf(err, err_len, "the key backend refused to sign");
 		goto out;
@@ -401,10 +435,10 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 		if (mi->kind == SK_EDDSA)
 			ok = verify_eddsa(pub, req->data, req->data_len, sig, *sig_len);
 		else if (mi->kind == SK_ECDSA)
-			ok = verify_ecdsa(pub, dg, dg_len, sig, *sig_len);
+			ok = verify_ecdsa(pub, op->dg, op->dg_len, sig, *sig_len);
 		else
-			ok = verify_pkey(pub, mi, h, req->pss_salt_len, dg, dg_len, sig,
-					 *sig_len);
+			ok = verify_pkey(pub, mi, (enum sign_hash)op->h, req->pss_salt_len,
+					 op->dg, op->dg_len, sig, *sig_len);
 		if (!ok) {
 			errf(err, err_len, "the backend's signature did not verify");
 			ret = WARDEN_E_BACKEND;
@@ -413,10 +447,33 @@ int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign
 	}
 	ret = WARDEN_OK;
 out:
-	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(op->buf, sizeof(op->buf));
+	op->mi = NULL;
 	if (ret != WARDEN_OK) {
 		memset(sig, 0, cap);
 		*sig_len = 0;
 	}
 	return ret;
+}
+
+int sign_compute(struct bk_ctx *ctx, const struct bk_key *key, const struct sign_req *req,
+		 int verify, uint8_t *sig, size_t *sig_len, uint8_t out_sha256[32], char *err,
+		 size_t err_len)
+{
+	struct sign_op op;
+	int ret;
+
+	if (*sig_len < bk_key_sig_len(key)) {
+		errf(err, err_len, "signature buffer too small");
+		memset(sig, 0, *sig_len);
+		*sig_len = 0;
+		return WARDEN_E_INTERNAL;
+	}
+	ret = sign_begin(ctx, key, req, &op, out_sha256, err, err_len);
+	if (ret != WARDEN_OK) {
+		memset(sig, 0, *sig_len);
+		*sig_len = 0;
+		return ret;
+	}
+	return sign_end(&op, verify, sig, sig_len, err, err_len);
 }

@@ -33,6 +33,35 @@ int sign_mech_fits_key(CK_MECHANISM_TYPE m, const struct bk_key *key);
  * WARDEN_OK or WARDEN_E_INTERNAL. */
 __attribute__((warn_unused_result)) int sign_init(void);
 
+#define SIGN_MAX_DIGEST 64u
+#define SIGN_DIGESTINFO_PREFIX_LEN 19u
+
+/* A signature in two steps, so that the backend's C_SignInit can run while the audit
+ * record is being made durable (no signature exists before sign_end):
+ *   sign_begin   checks the request against the key (as sign_compute), hashes, and
+ *                begins the backend operation;
+ *   sign_end     signs and verifies (as sign_compute), or sign_cancel.
+ * req must stay valid until sign_end / sign_cancel. */
+struct mech_info;
+struct sign_op {
+	struct bk_ctx *ctx;
+	const struct bk_key *key;
+	const struct sign_req *req;
+	const struct mech_info *mi; /* NULL: nothing begun */
+	int h;
+	uint8_t buf[SIGN_DIGESTINFO_PREFIX_LEN + SIGN_MAX_DIGEST];
+	const uint8_t *in, *dg;
+	size_t in_len, dg_len;
+	struct bk_op bop;
+};
+__attribute__((warn_unused_result)) int sign_begin(struct bk_ctx *ctx, const struct bk_key *key,
+						   const struct sign_req *req, struct sign_op *op,
+						   uint8_t out_sha256[32], char *err,
+						   size_t err_len);
+__attribute__((warn_unused_result)) int sign_end(struct sign_op *op, int verify, uint8_t *sig,
+						 size_t *sig_len, char *err, size_t err_len);
+void sign_cancel(struct sign_op *op);
+
 /* Checks the request against the key (mechanism fits, PSS parameters match the
  * mechanism and key, raw input sizes), then hashes, signs and verifies.
  * `verify` asks for verification of ECDSA/EdDSA signatures (RSA is always verified).
