@@ -36,6 +36,8 @@ reason_code() {
 	serial.too_short) echo 72 ;;
 	serial.reused) echo 73 ;;
 	rate.key) echo 80 ;;
+	rate.profile) echo 81 ;;
+	rate.provisioner) echo 82 ;;
 	rate.san_set) echo 84 ;;
 	rate.prehashed) echo 85 ;;
 	*) echo "reason_code: unknown name $1" >&2; echo -1 ;;

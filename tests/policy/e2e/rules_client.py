@@ -19,6 +19,9 @@ A case is NAME[:option=value,...] with options
     pss=N          RSA only: the TBS says RSASSA-PSS (SHA-256, MGF1-SHA-256, salt N) and
                    the mechanism is CKM_SHA256_RSA_PKCS_PSS with salt mpss=M (default N)
     update=N       send the data with C_SignUpdate in N-byte pieces + C_SignFinal
+    prov=TYPE/NAME step-ca's provisioner extension (1.3.6.1.4.1.37476.9000.64.1):
+                   SEQUENCE { type INTEGER, name OCTET STRING, credentialID OCTET
+                   STRING }; TYPE a step-ca name (JWK, ACME, ...) or number
 With RULES_BARRIER=PATH in the environment, each case waits (logged in, TBS built) until
 PATH exists before it signs, so that several processes sign at the same moment.
 Used by tests/integration/e2e_policy_rules.sh.
@@ -41,6 +44,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 import p11client as pc  # noqa: E402
 
 HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+PROVISIONER_OID = x509.ObjectIdentifier("1.3.6.1.4.1.37476.9000.64.1")
+PROVISIONER_TYPES = {"JWK": 1, "OIDC": 2, "GCP": 3, "AWS": 4, "Azure": 5, "ACME": 6,
+                     "X5C": 7, "K8sSA": 8, "SSHPOP": 9, "SCEP": 10, "Nebula": 11}
+
+
+def provisioner_ext(spec):
+    """The extension value step-ca writes: SEQUENCE { type INTEGER, name OCTET STRING,
+    credentialID OCTET STRING }."""
+    t = pc._der_tlv
+    ptype, _, pname = spec.partition("/")
+    n = PROVISIONER_TYPES[ptype] if ptype in PROVISIONER_TYPES else int(ptype)
+    return t(0x30, t(0x02, bytes([n])) + t(0x04, pname.encode()) + t(0x04, b"kid-" +
+                                                                     pname.encode()))
 
 
 def parse_case(spec):
@@ -84,6 +100,10 @@ def build_tbs(ca, kind, name, opts):
                         critical=False)
          .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf.public_key()),
                         critical=False))
+    if "prov" in opts:
+        b = b.add_extension(x509.UnrecognizedExtension(PROVISIONER_OID,
+                                                       provisioner_ext(opts["prov"])),
+                            critical=False)
     if san != "-":
         b = b.add_extension(x509.SubjectAlternativeName(
             [x509.DNSName(s) for s in san.split("+")]), critical=False)
