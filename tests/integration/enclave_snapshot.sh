@@ -46,7 +46,11 @@ p11tool_login_fails() {
 	check_fails_with "$1" "$2" pkcs11-tool --module "$CA_MODULE" --login --pin "$3" -O
 }
 
-if ! cc -std=c11 -D_GNU_SOURCE -I"$TOP/audit" -I"$TOP/enclave" \
+# Built against the build's own audit archive (instrumented too under `make asan`).
+PUT_SAN=
+nm "$BUILD/obj/libwarden-audit.a" 2>/dev/null | grep -q __asan_init &&
+	PUT_SAN="-fsanitize=address,undefined"
+if ! cc -std=c11 -D_GNU_SOURCE $PUT_SAN -I"$TOP/audit" -I"$TOP/enclave" \
 	"$TOP/tests/integration/enclave_snapshot_put.c" "$BUILD/obj/libwarden-audit.a" \
 	-o "$PUT" -lcrypto -lpthread 2>"$T_TMP/cc.log"; then
 	fail "build enclave_snapshot_put" "$(tr '\n' ' ' <"$T_TMP/cc.log")"; t_done; exit 1
