@@ -187,7 +187,8 @@ struct enc_state {
 	/* Decisions: the policy in force, the state derived from the log, and the audit
 	 * log.  decide_lock is held over evaluate + aud_append + commit (never over
 	 * aud_sync or a signature), so decisions and records are in one order.
-	 * Lock order: login_lock, then decide_lock, then ticket_lock. */
+	 * Lock order: login_lock, then decide_lock, then ticket_lock.  The one exception,
+	 * a snapshot (enc_snapshot.c), only tries login_lock while holding decide_lock. */
 	pthread_mutex_t decide_lock;
 	struct pol_policy *policy;
 	struct pol_state *pstate;
