@@ -145,7 +145,9 @@ POL_MUST_CHECK bool pol_ext_general_names(const struct pol_ext *x, pol_gn_cb cb,
 /* Counts an extension the extractor does not know (policy decides about it). */
 void pol_ext_count_unknown(const struct pol_ext *x, size_t *num, size_t *num_critical);
 
-/* The frame shared by the extractors (pol_cert_facts, pol_crl_facts, pol_ocsp_facts).
+/* The frame shared by the extractors (pol_cert_facts, pol_crl_facts, pol_ocsp_facts;
+ * pol_frame.c with pol_get_version, pol_get_serial, pol_parse_sig_issuer and
+ * pol_parse_exts_opt).
  * pol_facts_begin checks the arguments, zeroes out (out_size octets) and takes the one
  * outer SEQUENCE, named what, of which nothing may follow, into *out_contents; on failure
  * out is zeroed (unless NULL) and err says why.  pol_facts_finish checks that nothing is
