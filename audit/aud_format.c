@@ -62,7 +62,8 @@ static const struct {
 	{AUD_F_SNAP_VERSION, "snap_version"}, {AUD_F_SNAP_INDEX, "snap_index"},
 	{AUD_F_SNAP_COUNT, "snap_count"},     {AUD_F_SNAP_LEN, "snap_len"},
 	{AUD_F_POL_SUMMARY, "pol_summary"},   {AUD_F_REVOCATION, "revocation"},
-	{AUD_F_REASON_NAME, "reason_name"},
+	{AUD_F_REASON_NAME, "reason_name"},   {AUD_F_DATA_LEN, "data_len"},
+	{AUD_F_KEY_ID, "key_id"},
 };
 _Static_assert(sizeof tag_names / sizeof tag_names[0] == AUD_F_MAX_NUM, "every tag named");
 

@@ -229,7 +229,9 @@ enum aud_kind {
 #define AUD_F_POL_SUMMARY AUD_TAG(AUD_K_BYTES, 53) /* sign: pol_summary_encode() (replay) */
 #define AUD_F_REVOCATION AUD_TAG(AUD_K_BYTES, 54)  /* sign, repeated: pol_revocation_encode() */
 #define AUD_F_REASON_NAME AUD_TAG(AUD_K_STR, 55)   /* sign: "name.dns.not_allowed", ... */
-#define AUD_F_MAX_NUM 55u
+#define AUD_F_DATA_LEN AUD_TAG(AUD_K_UINT, 56)     /* sign, refused before the policy: data bytes */
+#define AUD_F_KEY_ID AUD_TAG(AUD_K_UINT, 57)       /* sign: a key id that names no key */
+#define AUD_F_MAX_NUM 57u
 
 /* Name of a known tag ("decision", "data_sha256"...), NULL if unknown. */
 const char *aud_tag_name(uint16_t tag);

@@ -186,9 +186,10 @@ struct enc_state {
 
 	/* Decisions: the policy in force, the state derived from the log, and the audit
 	 * log.  decide_lock is held over evaluate + aud_append + commit (never over
-	 * aud_sync or a signature), so decisions and records are in one order.
-	 * Lock order: login_lock, then decide_lock, then ticket_lock.  The one exception,
-	 * a snapshot (enc_snapshot.c), only tries login_lock while holding decide_lock. */
+	 * aud_sync or a signature), so decisions and records are in one order; and over
+	 * the append of a login record with the count it implies (pin_failures_logged), so
+	 * a snapshot sees records and state alike.
+	 * Lock order: login_lock, then decide_lock, then ticket_lock. */
 	pthread_mutex_t decide_lock;
 	struct pol_policy *policy;
 	struct pol_state *pstate;
@@ -198,6 +199,9 @@ struct enc_state {
 	/* First record of the newest snapshot (or where start-up began counting): the next
 	 * one is due audit_snapshot_records later.  Under decide_lock. */
 	uint64_t snap_last_seq;
+	/* The PIN failure count the login records appended so far imply (what replay of
+	 * them gives); set with each login record's append.  Under decide_lock. */
+	unsigned pin_failures_logged;
 	char pin_line[PIN_HASH_LINE_MAX];
 
 	/* Serialises LOGINs (counter store, scrypt, reset): held for ~100 ms per LOGIN. */
@@ -262,6 +266,21 @@ __attribute__((warn_unused_result)) int enc_decide(struct enc_state *st,
 						   const struct wire_sign_req *r, char *msg,
 						   size_t msg_len, const struct sign_req *sreq,
 						   struct sign_op *op);
+/* A SIGN refused before the policy is consulted (enc_handle_sign: no valid ticket
+ * POL_R_NOT_LOGGED_IN, a key id that names no key POL_R_KEY_UNKNOWN with k NULL, a
+ * mechanism that does not fit the key POL_R_MECHANISM, data over max_data_len
+ * POL_R_DATA_TOO_LONG) is recorded like any refusal: a refused SIGN record (reason,
+ * sentence, key label or the id as given, mechanism, data_len, data_sha256 when there
+ * is data, caller, policy hash; no pol_summary, and replay applies only allowed
+ * records), appended under decide_lock and synced.  WARDEN_OK when durable, else
+ * WARDEN_E_AUDIT (logged); the request is refused either way, with the answer it
+ * would get without a record. */
+__attribute__((warn_unused_result)) int enc_decide_refuse(struct enc_state *st,
+							  const struct enc_peer *peer,
+							  const struct enc_key *k,
+							  const struct wire_sign_req *r,
+							  enum pol_reason reason,
+							  const char *sentence);
 /* Fetches what enc_decide needs, before the sandbox.  WARDEN_OK or WARDEN_E_INTERNAL. */
 __attribute__((warn_unused_result)) int enc_decide_init(void);
 /* Frees the calling thread's decision buffers (at the end of a connection). */

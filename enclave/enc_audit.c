@@ -220,7 +220,24 @@ int enc_audit_login(struct enc_state *st, uint16_t type, const struct enc_peer *
 	aud_put_uint(&b, AUD_F_CALLER_PID, (uint64_t)(uint32_t)peer->pid);
 	if (type == AUD_T_LOGIN_FAIL)
 		aud_put_str(&b, AUD_F_TEXT, "login attempt, counted before the PIN is compared");
-	int rc = append_sync(st, type, &b);
+	/* Appended under decide_lock, with the count this record implies (what replay will
+	 * rebuild from it): a snapshot, taken under decide_lock, then holds exactly the count
+	 * of the records before it, whatever the LOGIN is doing meanwhile. */
+	uint64_t seq = 0;
+	int rc = aud_body_finish(&b);
+	if (rc == WARDEN_OK) {
+		struct aud_record rec = {.type = type, .body = b.data, .body_len = b.len};
+		pthread_mutex_lock(&st->decide_lock);
+		rc = aud_append(st->log, &rec, &seq);
+		if (rc == WARDEN_OK)
+			st->pin_failures_logged = type == AUD_T_LOGIN_OK ? 0
+						  : failures > ENC_MAX_PIN_FAILURES
+						      ? ENC_MAX_PIN_FAILURES
+						      : failures;
+		pthread_mutex_unlock(&st->decide_lock);
+	}
+	if (rc == WARDEN_OK)
+		rc = aud_sync(st->log, seq);
 	aud_body_free(&b);
 	if (rc != WARDEN_OK) {
 		char why[AUD_ERR_LEN] = "";
@@ -373,6 +390,7 @@ int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 		enc_log(ENC_LOG_NOTICE, "audit log %s: %s", st->cfg.audit_dir,
 			rep.snapshot_message);
 	st->snap_last_seq = rep.snapshot_seq != UINT64_MAX ? rep.snapshot_seq : 0;
+	st->pin_failures_logged = st->pin_failures;
 	enc_log(ENC_LOG_INFO,
 		"audit log %s: %llu records, verified from record %llu, %llu replayed (%llu "
 		"decisions applied, %llu without a summary, %llu not applicable); %zu serials, "

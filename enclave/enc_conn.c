@@ -81,34 +81,58 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 {
 	static const uint8_t no_ticket[WIRE_TICKET_LEN];
 	struct wire_sign_req r;
+	const struct enc_key *k = NULL;
 	uint8_t sig[WIRE_MAX_SIG];
 	size_t sig_len = sizeof(sig);
-	char msg[SIGN_MSG_LEN] = "";
+	char msg[SIGN_MSG_LEN] = "", why[SIGN_MSG_LEN] = "";
+	/* A request refused before the policy is consulted: what the client is told, and
+	 * the reason and sentence of its record. */
+	uint32_t status = WARDEN_OK;
+	enum pol_reason reason = POL_R_OK;
+	const char *answer = msg;
 	int ret;
 
 	if (wire_dec_sign_req(body, len, &r) != WARDEN_OK)
 		return WARDEN_E_PROTOCOL;
-	if (CRYPTO_memcmp(r.ticket, no_ticket, WIRE_TICKET_LEN) == 0 ||
-	    !enc_ticket_valid(st, r.ticket, peer->uid)) {
-		ret = sign_answer(resp, WARDEN_E_NOT_LOGGED_IN, "log in first", NULL, 0);
-		goto out;
+	if (r.key_id < st->num_keys)
+		k = &st->keys[r.key_id]; /* the record names it, even without a login */
+	if (CRYPTO_memcmp(r.ticket, no_ticket, WIRE_TICKET_LEN) == 0) {
+		status = WARDEN_E_NOT_LOGGED_IN;
+		reason = POL_R_NOT_LOGGED_IN;
+		answer = "log in first";
+		snprintf(why, sizeof(why), "no login ticket: log in first");
+		goto refused;
 	}
-	if (r.key_id >= st->num_keys) {
-		ret = sign_answer(resp, WARDEN_E_KEY, "no such key", NULL, 0);
-		goto out;
+	if (!enc_ticket_valid(st, r.ticket, peer->uid)) {
+		status = WARDEN_E_NOT_LOGGED_IN;
+		reason = POL_R_NOT_LOGGED_IN;
+		answer = "log in first";
+		snprintf(why, sizeof(why), "a login ticket this enclave does not hold for uid %u "
+			 "(logged out, from before a restart, or never issued): log in first",
+			 (unsigned)peer->uid);
+		goto refused;
 	}
-	const struct enc_key *k = &st->keys[r.key_id];
+	if (k == NULL) {
+		status = WARDEN_E_KEY;
+		reason = POL_R_KEY_UNKNOWN;
+		answer = "no such key";
+		snprintf(why, sizeof(why), "no such key: key id %lu (the enclave serves %zu)",
+			 (unsigned long)r.key_id, st->num_keys);
+		goto refused;
+	}
 	if (!enc_key_has_mech(k, r.mechanism)) {
+		status = WARDEN_E_MECHANISM;
+		reason = POL_R_MECHANISM;
 		snprintf(msg, sizeof(msg), "mechanism 0x%lx is not allowed for key \"%s\"",
 			 (unsigned long)r.mechanism, k->cfg->label);
-		ret = sign_answer(resp, WARDEN_E_MECHANISM, msg, NULL, 0);
-		goto out;
+		goto refused;
 	}
 	if (r.data_len > st->cfg.max_data_len) {
+		status = WARDEN_E_DATA_LEN;
+		reason = POL_R_DATA_TOO_LONG;
 		snprintf(msg, sizeof(msg), "data of %zu bytes exceeds the enclave's bound of %zu",
 			 r.data_len, st->cfg.max_data_len);
-		ret = sign_answer(resp, WARDEN_E_DATA_LEN, msg, NULL, 0);
-		goto out;
+		goto refused;
 	}
 	struct sign_req req = {
 		.mechanism = r.mechanism,
@@ -134,6 +158,15 @@ int enc_handle_sign(struct enc_state *st, const struct enc_peer *peer, const uin
 		enc_log(ENC_LOG_ERR, "key \"%s\" mechanism 0x%lx: allowed but not signed: %s",
 			k->cfg->label, (unsigned long)r.mechanism, msg);
 	ret = sign_answer(resp, (uint32_t)rc, rc == WARDEN_OK ? "" : msg, sig, sig_len);
+	goto out;
+refused:
+	/* Recorded like any refusal (issue 4: every decision).  A record that cannot be made
+	 * durable is logged there and changes nothing here: refused either way, as before. */
+	if (enc_decide_refuse(st, peer, k, &r, reason, why[0] != '\0' ? why : answer) !=
+	    WARDEN_OK) {
+		/* WARDEN_E_AUDIT: the client is told what it is told without a record */
+	}
+	ret = sign_answer(resp, status, answer, NULL, 0);
 out:
 	explicit_bzero(&r, sizeof(r));
 	explicit_bzero(sig, sizeof(sig));

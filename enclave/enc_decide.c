@@ -180,22 +180,43 @@ static void put_summary(struct aud_body *b, const struct enc_state *st,
 	aud_put_bytes(b, AUD_F_POL_SUMMARY, blob, n);
 }
 
-static void sign_body(struct aud_body *b, const struct enc_state *st,
-		      const struct enc_peer *peer, const struct enc_key *k,
-		      const struct wire_sign_req *r, const struct pol_decision *d,
-		      const uint8_t sha[32], uint8_t *blob)
+/* The fields every SIGN record starts with: the decision, its reason and the request's
+ * key and mechanism (k NULL: r->key_id names no key, and is recorded as given). */
+static void put_request(struct aud_body *b, bool allowed, enum pol_reason reason,
+			const char *sentence, const struct enc_key *k,
+			const struct wire_sign_req *r)
 {
-	aud_put_uint(b, AUD_F_DECISION, d->allowed ? 1 : 0);
-	aud_put_uint(b, AUD_F_REASON_CODE, (uint64_t)d->reason);
-	aud_put_str(b, AUD_F_REASON_NAME, pol_reason_name(d->reason));
-	put_text(b, AUD_F_REASON, d->sentence, strlen(d->sentence));
-	aud_put_str(b, AUD_F_KEY, k->cfg->label);
+	aud_put_uint(b, AUD_F_DECISION, allowed ? 1 : 0);
+	aud_put_uint(b, AUD_F_REASON_CODE, (uint64_t)reason);
+	aud_put_str(b, AUD_F_REASON_NAME, pol_reason_name(reason));
+	put_text(b, AUD_F_REASON, sentence, strlen(sentence));
+	if (k != NULL)
+		aud_put_str(b, AUD_F_KEY, k->cfg->label);
+	else
+		aud_put_uint(b, AUD_F_KEY_ID, r->key_id);
 	aud_put_uint(b, AUD_F_MECHANISM, r->mechanism);
 	if (r->param_kind == WIRE_PK_PSS) {
 		aud_put_uint(b, AUD_F_PSS_HASH, r->pss_hash_alg);
 		aud_put_uint(b, AUD_F_PSS_MGF, r->pss_mgf);
 		aud_put_uint(b, AUD_F_PSS_SALT_LEN, r->pss_salt_len);
 	}
+}
+
+/* Who asked, and under which policy (the caller holds decide_lock: SIGHUP swaps it). */
+static void put_caller(struct aud_body *b, const struct enc_state *st,
+		       const struct enc_peer *peer)
+{
+	aud_put_uint(b, AUD_F_CALLER_UID, peer->uid);
+	aud_put_uint(b, AUD_F_CALLER_PID, (uint64_t)(uint32_t)peer->pid);
+	aud_put_bytes(b, AUD_F_POLICY_SHA256, pol_policy_hash(st->policy), POL_HASH_LEN);
+}
+
+static void sign_body(struct aud_body *b, const struct enc_state *st,
+		      const struct enc_peer *peer, const struct enc_key *k,
+		      const struct wire_sign_req *r, const struct pol_decision *d,
+		      const uint8_t sha[32], uint8_t *blob)
+{
+	put_request(b, d->allowed, d->reason, d->sentence, k, r);
 	aud_put_uint(b, AUD_F_DATA_KIND, d->summary.kind);
 	aud_put_bytes(b, AUD_F_DATA_SHA256, sha, 32);
 	if (sign_mech_is_raw(r->mechanism)) {
@@ -207,9 +228,7 @@ static void sign_body(struct aud_body *b, const struct enc_state *st,
 		if (alg[0] != '\0')
 			aud_put_str(b, AUD_F_PREHASH_ALG, alg);
 	}
-	aud_put_uint(b, AUD_F_CALLER_UID, peer->uid);
-	aud_put_uint(b, AUD_F_CALLER_PID, (uint64_t)(uint32_t)peer->pid);
-	aud_put_bytes(b, AUD_F_POLICY_SHA256, pol_policy_hash(st->policy), POL_HASH_LEN);
+	put_caller(b, st, peer);
 	put_summary(b, st, d, blob);
 }
 
@@ -361,6 +380,71 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 out:
 	if (rc != WARDEN_OK && begun)
 		sign_cancel(op);
+	aud_body_free(&b);
+	return rc;
+}
+
+/* The log's word for a mechanism: its name, or its number when it has none. */
+static const char *mech_word(unsigned long mech, char *buf, size_t len)
+{
+	const char *name = pol_mechanism_name(mech);
+	if (strncmp(name, "CKM_", 4) == 0)
+		return name;
+	snprintf(buf, len, "0x%lx", mech);
+	return buf;
+}
+
+int enc_decide_refuse(struct enc_state *st, const struct enc_peer *peer,
+		      const struct enc_key *k, const struct wire_sign_req *r,
+		      enum pol_reason reason, const char *sentence)
+{
+	uint8_t sha[SHA256_DIGEST_LENGTH];
+	bool hashed = false;
+	struct aud_body b;
+	uint64_t seq = 0;
+	char key_word[32], mech_buf[32];
+	int rc;
+
+	/* The data was received whole (its length was bounded by the frame's): hash it
+	 * outside the lock, as a decision does. */
+	if (r->data_len > 0)
+		hashed = enc_decide_init() == WARDEN_OK &&
+			 EVP_Digest(r->data, r->data_len, sha, NULL, sha256_md, NULL) == 1;
+	aud_body_init(&b);
+	pthread_mutex_lock(&st->decide_lock);
+	put_request(&b, false, reason, sentence, k, r);
+	aud_put_uint(&b, AUD_F_DATA_LEN, r->data_len);
+	if (hashed)
+		aud_put_bytes(&b, AUD_F_DATA_SHA256, sha, sizeof(sha));
+	else if (r->data_len > 0)
+		aud_put_str(&b, AUD_F_TEXT, "the data could not be hashed");
+	put_caller(&b, st, peer);
+	rc = aud_body_finish(&b);
+	if (rc == WARDEN_OK) {
+		struct aud_record rec = {.type = AUD_T_SIGN, .time_ns = now_ns(),
+					 .body = b.data, .body_len = b.len};
+		rc = aud_append(st->log, &rec, &seq);
+	}
+	if (rc == WARDEN_OK)
+		enc_snapshot_maybe(st, seq); /* a refusal leaves the state as it was */
+	pthread_mutex_unlock(&st->decide_lock);
+	if (rc == WARDEN_OK)
+		rc = aud_sync(st->log, seq);
+
+	if (k == NULL)
+		snprintf(key_word, sizeof(key_word), "#%lu", (unsigned long)r->key_id);
+	enc_log(ENC_LOG_INFO, "decision key=%s mech=%s kind=- refused reason=%s serial=-: %s",
+		k != NULL ? k->cfg->label : key_word,
+		mech_word((unsigned long)r->mechanism, mech_buf, sizeof(mech_buf)),
+		pol_reason_name(reason), sentence);
+	if (rc != WARDEN_OK) {
+		char why[AUD_ERR_LEN] = "";
+		(void)aud_failed(st->log, why, sizeof(why));
+		enc_log(ENC_LOG_ERR, "uid %u pid %d: the record of a refused request could not be "
+				     "made durable: %s", (unsigned)peer->uid, (int)peer->pid,
+			why[0] != '\0' ? why : "record not written");
+		rc = WARDEN_E_AUDIT;
+	}
 	aud_body_free(&b);
 	return rc;
 }

@@ -11,14 +11,15 @@
  * responders) and the PIN failure count that replay would have rebuilt.
  *
  * Taking one (enc_snapshot_maybe): from enc_decide, right after an append, with
- * decide_lock held, so no decision is between its record and its commit.  LOGINs are
- * serialised by login_lock, held from a login record's append to the count's update; the
- * documented order is login_lock before decide_lock, so it is only TRIED here
- * (pthread_mutex_trylock never waits, so no cycle): when a LOGIN is in progress the
- * snapshot waits for the next decision.  With both held the state is exactly the effect
- * of the records appended so far.  aud_snapshot_append makes everything durable and
- * then writes the snapshot; other threads' aud_sync calls (outside decide_lock) share
- * those syncs, and appends from other threads wait in the library until it is in.
+ * decide_lock held, so no decision is between its record and its commit.  The PIN count
+ * it takes is pin_failures_logged, which enc_audit_login sets under decide_lock together
+ * with the append of each login record (the count that record implies, as replay reads
+ * it), not the live count a LOGIN updates only after its record is durable: so the blob
+ * is exactly the effect of the records appended so far, and a LOGIN in progress neither
+ * blocks nor postpones a snapshot.  aud_snapshot_append makes everything durable and
+ * then writes the snapshot; other threads' aud_sync calls (outside decide_lock) lead
+ * their own writes and share those syncs, and appends from other threads wait until it
+ * is in (here, on decide_lock; in the library for the others).
  */
 #include "enc.h"
 
@@ -131,13 +132,10 @@ void enc_snapshot_maybe(struct enc_state *st, uint64_t seq)
 
 	if (every == 0 || seq + 1 < st->snap_last_seq + every)
 		return;
-	if (pthread_mutex_trylock(&st->login_lock) != 0)
-		return; /* a LOGIN is between its record and its count: at the next decision */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = enc_snapshot_blob(st, st->pin_failures, &blob, &len);
+	int rc = enc_snapshot_blob(st, st->pin_failures_logged, &blob, &len);
 	if (rc == WARDEN_OK)
 		rc = aud_snapshot_append(st->log, ENC_SNAPSHOT_VERSION, blob, len, &snap_seq);
-	pthread_mutex_unlock(&st->login_lock);
 	free(blob);
 	if (rc == WARDEN_OK) {
 		st->snap_last_seq = snap_seq;
@@ -146,7 +144,7 @@ void enc_snapshot_maybe(struct enc_state *st, uint64_t seq)
 			"%zu revocations, PIN failures %u) written in %.1f ms",
 			(unsigned long long)snap_seq, len, pol_state_num_serials(st->pstate),
 			pol_state_num_buckets(st->pstate), pol_state_num_revocations(st->pstate),
-			st->pin_failures, ms_since(&t0));
+			st->pin_failures_logged, ms_since(&t0));
 		return;
 	}
 	/* Not fatal: start-up replays more.  Try again after another interval. */

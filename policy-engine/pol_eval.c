@@ -145,6 +145,8 @@ static const char *const reason_names[POL_R_MAX + 1] = {
 	[POL_R_OCSP_EXTENSION] = "ocsp.extension",
 	[POL_R_OCSP_SERIAL] = "ocsp.serial",
 	[POL_R_OCSP_EMPTY] = "ocsp.empty",
+	[POL_R_NOT_LOGGED_IN] = "request.not_logged_in",
+	[POL_R_DATA_TOO_LONG] = "request.data_too_long",
 };
 
 const char *pol_reason_name(enum pol_reason r)

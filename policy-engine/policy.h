@@ -870,8 +870,13 @@ enum pol_reason {
 	POL_R_OCSP_EXTENSION = 129,       /* an unknown critical response or single extension */
 	POL_R_OCSP_SERIAL = 130,          /* a revoked serial that is not a positive <= 20-octet INTEGER */
 	POL_R_OCSP_EMPTY = 131,           /* no SingleResponse */
+	/* Refused by the enclave before the policy is consulted (never by pol_evaluate);
+	 * recorded like any refusal.  So are POL_R_KEY_UNKNOWN (a key id that names no
+	 * key) and POL_R_MECHANISM (a mechanism that does not fit the key). */
+	POL_R_NOT_LOGGED_IN = 140,        /* no ticket, or one this enclave never issued */
+	POL_R_DATA_TOO_LONG = 141,        /* data longer than the enclave's max_data_len */
 };
-#define POL_R_MAX POL_R_OCSP_EMPTY
+#define POL_R_MAX POL_R_DATA_TOO_LONG
 /* "name.dns.not_allowed", ...; "unknown" for a number not in the enum. */
 const char *pol_reason_name(enum pol_reason r);
 

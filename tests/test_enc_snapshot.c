@@ -1,8 +1,8 @@
 /*
  * test_enc_snapshot.c - the enclave's state snapshots (enclave/enc_snapshot.c and the
  * start-up in enc_audit.c), in process: the blob round-trips and refuses what is not
- * one; enc_snapshot_maybe writes one only when due and never while a LOGIN holds
- * login_lock; enc_audit_start takes its state from the newest snapshot (a serial that only
+ * one; enc_snapshot_maybe writes one only when due, with the PIN count the login records
+ * imply even while a LOGIN has not yet updated the live count; enc_audit_start takes its state from the newest snapshot (a serial that only
  * the snapshot knows is there) plus the records after it, and from a full replay when the
  * blob does not decode.
  */
@@ -108,6 +108,7 @@ static void writer_init(struct enc_state *st, struct aud_log *log, uint32_t ever
 	st->cfg.audit_snapshot_records = every;
 	st->log = log;
 	ck_assert_int_eq(pthread_mutex_init(&st->login_lock, NULL), 0);
+	ck_assert_int_eq(pthread_mutex_init(&st->decide_lock, NULL), 0);
 	ck_assert(pol_state_new(NULL, NULL, &st->pstate));
 }
 
@@ -201,23 +202,26 @@ START_TEST(test_snapshot_blob_round_trip_and_refusals)
 }
 END_TEST
 
-START_TEST(test_snapshot_written_when_due_not_during_login)
+START_TEST(test_snapshot_written_when_due_with_logged_pin_count)
 {
-	static struct enc_state w;
+	static struct enc_state w, r;
+	struct enc_peer peer = {.pid = 42, .uid = 1000, .gid = 1000};
+	char err[AUD_ERR_LEN];
+	int rc;
 	struct aud_log *log = log_create();
 	writer_init(&w, log, 5);
 	uint64_t seq = sign_record(log, w.pstate, 0x11); /* seq 1: 2 records < 5 */
 	enc_snapshot_maybe(&w, seq);
 	ck_assert_uint_eq(w.snap_last_seq, 0);
-	for (uint8_t i = 0; i < 3; i++)
-		seq = sign_record(log, w.pstate, (uint8_t)(0x20 + i)); /* seq 4: 5 records */
-	/* a LOGIN in progress holds login_lock: no snapshot, and no waiting for it */
-	ck_assert_int_eq(pthread_mutex_lock(&w.login_lock), 0);
-	enc_snapshot_maybe(&w, seq);
-	ck_assert_int_eq(pthread_mutex_unlock(&w.login_lock), 0);
-	ck_assert_uint_eq(w.snap_last_seq, 0);
+	for (uint8_t i = 0; i < 2; i++)
+		seq = sign_record(log, w.pstate, (uint8_t)(0x20 + i)); /* seq 3 */
+	/* A LOGIN has written its attempt (count 3) and not yet updated the live count:
+	 * the snapshot takes what the records say, as replay will. */
+	ck_assert_int_eq(enc_audit_login(&w, AUD_T_LOGIN_FAIL, &peer, 3), WARDEN_OK); /* seq 4 */
+	ck_assert_uint_eq(w.pin_failures, 0);
+	ck_assert_uint_eq(w.pin_failures_logged, 3);
 	ck_assert_uint_eq(aud_num_records(log), 5);
-	enc_snapshot_maybe(&w, seq); /* due, and free to go */
+	enc_snapshot_maybe(&w, 4); /* due: records 0..4 */
 	ck_assert_uint_eq(w.snap_last_seq, 5);
 	ck_assert_uint_gt(aud_num_records(log), 5);
 	/* the next one only 5 records after that */
@@ -233,6 +237,16 @@ START_TEST(test_snapshot_written_when_due_not_during_login)
 	ck_assert_uint_eq(w.snap_last_seq, 5);
 	aud_close(log);
 	pol_state_free(w.pstate);
+	/* started from that snapshot: the logged count, and a LOGIN_OK resets it */
+	reader_start(&r, err, sizeof(err), &rc);
+	ck_assert_msg(rc == WARDEN_OK, "%s", err);
+	ck_assert_uint_eq(r.snap_last_seq, 5);
+	ck_assert_uint_eq(r.pin_failures, 3);
+	ck_assert_uint_eq(r.pin_failures_logged, 3);
+	ck_assert_int_eq(pthread_mutex_init(&r.decide_lock, NULL), 0);
+	ck_assert_int_eq(enc_audit_login(&r, AUD_T_LOGIN_OK, &peer, 0), WARDEN_OK);
+	ck_assert_uint_eq(r.pin_failures_logged, 0);
+	reader_free(&r);
 	log_remove();
 }
 END_TEST
@@ -248,7 +262,7 @@ static uint64_t log_with_snapshot(bool bad_blob)
 	sign_record(log, w.pstate, 0x11);
 	login_fail(log, 1);
 	login_fail(log, 2);
-	w.pin_failures = 2;
+	w.pin_failures_logged = 2;
 	struct pol_summary s;
 	summary(&s, 0x99);
 	ck_assert(pol_state_apply(w.pstate, &s));
@@ -323,7 +337,7 @@ int main(void)
 	TCase *tc = tcase_create("snapshot");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_snapshot_blob_round_trip_and_refusals);
-	tcase_add_test(tc, test_snapshot_written_when_due_not_during_login);
+	tcase_add_test(tc, test_snapshot_written_when_due_with_logged_pin_count);
 	tcase_add_test(tc, test_start_from_snapshot_then_replay);
 	tcase_add_test(tc, test_start_replays_everything_when_blob_does_not_decode);
 	suite_add_tcase(s, tc);

@@ -13,6 +13,9 @@
 #     checkpoint are good): the enclave says so, verifies and replays every record
 #     instead, and the state is still right; with the files before it removed (no full
 #     replay possible) it refuses to start.
+#  F: three clients sign and another logs in over and over while snapshots are taken: no
+#     deadlock, and the newest snapshot plus the records after it give the same state
+#     (serials, buckets, revocations, PIN count) as a full replay.
 # warden-audit verify --checkpoint passes on every log the enclave left.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/e2e_lib.sh"
@@ -196,4 +199,63 @@ if grep -q "does not decode" "$T_TMP/refuse.log" && grep -q "full replay that re
 	pass "E the refusal says why"
 else fail "E the refusal says why" "$(tail -n 3 "$T_TMP/refuse.log" | tr '\n' ' ')"; fi
 mv "$T_TMP"/old/* "$d/audit/"
+
+# ---- F: snapshots taken while clients sign and log in concurrently ---------------------------
+# Three signing clients and a loop of logins (login_lock) for a few seconds with a snapshot
+# every 20 records: no deadlock, and the state a start takes from the newest snapshot (plus
+# the records after it) is the state a full replay of every record gives (forced by planting
+# an undecodable snapshot after it).
+f=$T_TMP/conc
+e2e_write_policy "$T_TMP/policy-conc.json"
+CA_DIR=$f CA_CERT=$f/ca.pem
+if warden_setup "$f" p256 && e2e_policy "$f" "$T_TMP/policy-conc.json" && snap_config "$f" true &&
+	warden_start "$f"; then
+	CA_ID=$(pkcs11-tool --module "$CA_MODULE" -O --type cert 2>/dev/null | sed -n 's/^ *ID: *//p' | head -n 1)
+	mkdir -p "$T_TMP/fcerts"
+	stop=$T_TMP/fstop
+	wpids=()
+	for i in 1 2 3; do
+		PYTHONPATH=$E2E_DIR "$SYS_PYTHON" -u "$E2E_DIR/e2e_p11.py" worker "$CA_MODULE" "$CA_ID" \
+			"$CA_CERT" "$CA_PIN" "$T_TMP/fcerts" "w$i" "$stop" \
+			>"$T_TMP/fw$i.json" 2>"$T_TMP/fw$i.err" &
+		wpids+=($!)
+		T_PIDS+=($!)
+	done
+	# Logins: a wrong PIN then the right one, over and over; a last wrong one leaves the
+	# count at 1 while the clients go on signing (snapshots after it hold it).
+	logins=0
+	end=$((SECONDS + 4))
+	while [ $SECONDS -lt $end ]; do
+		pkcs11-tool --module "$CA_MODULE" --login --pin 0000 -O >/dev/null 2>&1
+		pkcs11-tool --module "$CA_MODULE" --login --pin "$CA_PIN" -O >/dev/null 2>&1 &&
+			logins=$((logins + 1))
+	done
+	pkcs11-tool --module "$CA_MODULE" --login --pin 0000 -O >/dev/null 2>&1
+	sleep 1
+	touch "$stop"
+	for p in "${wpids[@]}"; do wait "$p"; done
+	n=$(find "$T_TMP/fcerts" -name '*.pem' | wc -l)
+	if enclave_alive && [ "$n" -gt 40 ] && [ "$logins" -gt 0 ]; then
+		pass "F $n certificates and $logins logins while snapshots were taken"
+	else fail "F concurrent signing and logins" "$n certificates, $logins logins, enclave alive: $(enclave_alive && echo yes || echo no)"; fi
+	warden_stop
+	ns=$(audit_count "$f" "r['type']=='snapshot'")
+	if [ "$ns" -ge 2 ]; then pass "F $ns snapshot records"; else fail "F snapshots taken" "$ns"; fi
+	check "F warden-audit verify --checkpoint" audit_verify "$f" --checkpoint
+	counts() { grep -o '[0-9]* serials, [0-9]* buckets, [0-9]* revocations; PIN failures [0-9]*' "$1/enclave.log" | tail -n 1; }
+	warden_start "$f" && from_snap=$(counts "$f") && used=$(snap_used "$f")
+	warden_stop
+	"$PUT" "$f/audit" "$f/audit.key" 1 "$T_TMP/bad.blob" >/dev/null 2>"$T_TMP/put.err"
+	warden_start "$f" && full=$(counts "$f")
+	warden_stop
+	case "${from_snap:-}" in
+	*"PIN failures 1") pass "F the PIN count (1) came back" ;;
+	*) fail "F the PIN count came back" "'${from_snap:-}'" ;;
+	esac
+	if [ -n "${used:-}" ] && [ -n "${from_snap:-}" ] && [ "$from_snap" = "${full:-}" ]; then
+		pass "F start from snapshot $used = full replay ($from_snap)"
+	else fail "F start from the newest snapshot = full replay" "snapshot ${used:-none}: '${from_snap:-}', full: '${full:-}'"; fi
+else
+	fail "F setup"
+fi
 t_done
