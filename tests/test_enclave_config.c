@@ -75,7 +75,7 @@ START_TEST(test_config_defaults)
 	ck_assert_ptr_null(c.user);
 	ck_assert_uint_eq(c.audit_checkpoint_records, 0); /* the library's defaults */
 	ck_assert_uint_eq(c.audit_snapshot_records, ENC_DEFAULT_SNAPSHOT_RECORDS);
-	ck_assert(!c.audit_fast_start);
+	ck_assert(c.audit_fast_start); /* default on */
 	enc_config_free(&c);
 }
 END_TEST
