@@ -52,11 +52,14 @@ bench-audit: $(TBIN)/bench_audit
 	$(TBIN)/bench_audit "$(BENCH_AUDIT_DIR)" "$(BENCH_AUDIT_STARTUP)"
 bench: bench-audit
 
-# Fuzz targets: the record/body parser and the checkpoint (signed note) parser.
+# Fuzz targets: the record/body parser, the checkpoint (signed note) parser, and the
+# reader of a log file (aud_scan: header, records, end-of-data zeros, gaps, checkpoints).
 AUDIT_FUZZ_OBJS := $(FUZZ_OBJ)/audit/aud_format.o $(FUZZ_OBJ)/audit/aud_note.o
-FUZZ_TARGETS += fuzz_audit_record fuzz_audit_checkpoint
+FUZZ_TARGETS += fuzz_audit_record fuzz_audit_checkpoint fuzz_audit_scan
 $(FUZZ_BIN)/fuzz_audit_record: $(AUDIT_FUZZ_OBJS)
 $(FUZZ_BIN)/fuzz_audit_record: FUZZ_LIBS := -lcrypto
+$(FUZZ_BIN)/fuzz_audit_scan: $(AUDIT_FUZZ_OBJS) $(FUZZ_OBJ)/audit/aud_scan.o
+$(FUZZ_BIN)/fuzz_audit_scan: FUZZ_LIBS := -lcrypto
 $(FUZZ_BIN)/fuzz_audit_checkpoint: $(AUDIT_FUZZ_OBJS)
 $(FUZZ_BIN)/fuzz_audit_checkpoint: FUZZ_LIBS := -lcrypto
 
@@ -68,3 +71,15 @@ $(TBIN)/test_audit_reconcile_rev: TEST_LIBS := $(AUDIT_LIB) $(POLICY_LIB) $(AUDI
 	$(POLICY_RULES_LIBS)
 UNIT_TESTS += $(TBIN)/test_audit_reconcile_rev
 .SECONDARY: $(OBJ)/tests/test_audit_reconcile_rev.o
+
+# The seeds of fuzz_audit_scan: logs written by this library (plain build, no fuzzer);
+# `make fuzz-corpus` rewrites them with the others.
+$(FUZZ_OUT)/make-corpus-audit: $(OBJ)/fuzz/make-corpus-audit.o $(AUDIT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(AUDIT_LIB) $(AUDIT_LIBS)
+.SECONDARY: $(OBJ)/fuzz/make-corpus-audit.o
+
+.PHONY: fuzz-corpus-audit
+fuzz-corpus-audit: $(FUZZ_OUT)/make-corpus-audit
+	$(FUZZ_OUT)/make-corpus-audit fuzz/corpus
+fuzz-corpus: fuzz-corpus-audit
