@@ -196,8 +196,10 @@ static enum aud_verdict skip_zeros(struct scan *s, const char *name, uint64_t x,
 	for (;;) {
 		/* Zeros are consumed only up to multiples of AUD_GAP_UNIT, so that the
 		 * record a gap leads to is still in the buffer. */
-		if (rd_fill(&s->rd, s->rd.have + AUD_READ_CHUNK) != 0)
-			return fail(s, AUD_V_IO, name, s->rd.off);
+		int rc = rd_fill(&s->rd, s->rd.have + AUD_READ_CHUNK);
+
+		if (rc != 0)
+			return fail(s, rc == -2 ? AUD_V_NOMEM : AUD_V_IO, name, s->rd.off);
 		const uint8_t *p = s->rd.buf + s->rd.start;
 		size_t i = 0;
 
@@ -273,8 +275,6 @@ static enum aud_verdict one_record(struct scan *s, const char *name, bool *end)
 		v = aud_checkpoint_check(&rec, s->o->pubkey, w, wl);
 		if (v != AUD_V_OK)
 			return fail(s, v, name, off);
-		s->res->num_checkpoints++;
-		s->res->last_checkpoint_size = rec.seq;
 	}
 	if (s->note != NULL && rec.seq + 1 == s->note->size) {
 		if (memcmp(rec.hash, s->note->head, AUD_HASH_LEN) != 0) {
@@ -284,6 +284,10 @@ static enum aud_verdict one_record(struct scan *s, const char *name, bool *end)
 			return fail(s, AUD_V_TRUNCATED, name, off);
 		}
 		s->res->checkpoint_checked = true;
+	}
+	if (rec.type == AUD_T_CHECKPOINT) { /* counted once the record is good */
+		s->res->num_checkpoints++;
+		s->res->last_checkpoint_size = rec.seq;
 	}
 	if (s->o->cb != NULL && (rc = s->o->cb(s->o->cb_ctx, &rec)) != 0) {
 		s->res->cb_rc = rc;
@@ -371,6 +375,10 @@ enum aud_verdict aud_scan(const struct aud_scan_opts *o, struct aud_scan_result 
 			v = fail(&s, AUD_V_BAD_CHECKPOINT, "", 0);
 			goto out;
 		}
+		/* A checkpoint of size 0 covers no record: every log extends it (the writer
+		 * never makes one; only the key holder could). */
+		if (s.note->size == 0)
+			res->checkpoint_checked = true;
 	}
 	v = list_files(o->dir, &files, &num, res->what, sizeof res->what);
 	if (v != AUD_V_OK) {

@@ -190,6 +190,7 @@ static void ref_scan(const uint8_t *f, size_t len, const uint8_t *key_pub,
 
 	memset(r, 0, sizeof *r);
 	r->v = AUD_V_OK;
+	r->checked = note != NULL && note->size == 0; /* covers no record */
 	if (!header_ok(f, len)) {
 		r->v = AUD_V_BAD_FILE;
 		return;
@@ -232,8 +233,6 @@ static void ref_scan(const uint8_t *f, size_t len, const uint8_t *key_pub,
 				r->offset = off;
 				return;
 			}
-			r->ncp++;
-			r->last_cp = rec.seq;
 		}
 		if (note != NULL && rec.seq + 1 == note->size) {
 			if (memcmp(rec.hash, note->head, AUD_HASH_LEN) != 0) {
@@ -242,6 +241,10 @@ static void ref_scan(const uint8_t *f, size_t len, const uint8_t *key_pub,
 				return;
 			}
 			r->checked = true;
+		}
+		if (rec.type == AUD_T_CHECKPOINT) { /* counted once the record is good */
+			r->ncp++;
+			r->last_cp = rec.seq;
 		}
 		if (rec.seq == stop) {
 			r->v = AUD_V_STOPPED;
@@ -412,11 +415,9 @@ static void scan_one(const uint8_t *f, size_t len, const uint8_t *key_pub, const
 	    (res->num_records > 0 &&
 	     res->good_end < AUD_FILE_HDR_LEN + res->num_records * AUD_REC_MIN_LEN))
 		abort();
-	/* What the callback saw is what was counted (num_checkpoints also counts a
-	 * checkpoint record whose hash then differs from the given checkpoint's head). */
+	/* What the callback saw is what was counted. */
 	if (c.n != res->num_records || (c.n > 0 && c.end != res->good_end) ||
-	    memcmp(c.head, res->head, AUD_HASH_LEN) != 0 || c.ncp > res->num_checkpoints ||
-	    res->num_checkpoints > c.ncp + (v == AUD_V_TRUNCATED))
+	    memcmp(c.head, res->head, AUD_HASH_LEN) != 0 || c.ncp != res->num_checkpoints)
 		abort();
 	/* A failure in a record is at the end of the last good one; data after the end
 	 * lies beyond it. */
