@@ -93,6 +93,7 @@ struct enc_config {
 	 * whether start-up verifies only from the newest signed snapshot (enc_snapshot.c). */
 	uint32_t audit_snapshot_records;
 	bool audit_fast_start;
+	bool audit_direct_io; /* O_DIRECT|O_DSYNC overlapping writes where possible */
 	uint8_t sha256[32];        /* of the enclave.json bytes (enc_config_load) */
 	const char *log;
 	const char *token_label;

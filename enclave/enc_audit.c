@@ -340,6 +340,7 @@ int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 		.snapshot = snapshot_cb,
 		.snapshot_ctx = &sc,
 		.fast_start = st->cfg.audit_fast_start,
+		.buffered = !st->cfg.audit_direct_io,
 	};
 	ret = aud_open(&p, &st->log, &rep, aerr, sizeof(aerr));
 	if (ret != WARDEN_OK && sc.refused) {

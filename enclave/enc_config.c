@@ -175,13 +175,14 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	json_t *audit;
 	static const char *const audit_members[] = {"checkpoint_records", "checkpoint_seconds",
 						    "rotate_bytes", "snapshot_records",
-						    "fast_start", NULL};
+						    "fast_start", "direct_io", NULL};
 	if (get_obj(c, "$", root, "audit", 0, &audit) != 0)
 		return -1;
 	cfg->audit_snapshot_records = ENC_DEFAULT_SNAPSHOT_RECORDS;
 	/* fast_start defaults on: the enclave's state comes from a snapshot that its own
 	 * signed checkpoint covers; the whole chain is warden-audit verify's job. */
 	cfg->audit_fast_start = true;
+	cfg->audit_direct_io = true;
 	if (audit != NULL) {
 		uint64_t records = 0, seconds = 0, rotate = 0;
 		uint64_t snap = ENC_DEFAULT_SNAPSHOT_RECORDS;
@@ -199,6 +200,10 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 		if (fs != NULL && !json_is_boolean(fs))
 			return bad(c, "$.audit.fast_start", "must be true or false");
 		cfg->audit_fast_start = fs == NULL || json_is_true(fs);
+		json_t *dio = json_object_get(audit, "direct_io");
+		if (dio != NULL && !json_is_boolean(dio))
+			return bad(c, "$.audit.direct_io", "must be true or false");
+		cfg->audit_direct_io = dio == NULL || json_is_true(dio);
 		cfg->audit_checkpoint_records = (uint32_t)records;
 		cfg->audit_checkpoint_ms = (uint32_t)(seconds * 1000u);
 		cfg->audit_rotate_bytes = rotate;

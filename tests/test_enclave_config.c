@@ -12,7 +12,8 @@ static const char *const good =
 	" \"audit_dir\": \"/var/lib/warden/audit\", \"log\": \"syslog\","
 	" \"policy\": \"/etc/warden/policy.json\", \"audit_key\": \"/etc/warden/audit.key\","
 	" \"audit\": {\"checkpoint_records\": 500, \"checkpoint_seconds\": 30,"
-	"   \"rotate_bytes\": 1048576, \"snapshot_records\": 50000, \"fast_start\": true},"
+	"   \"rotate_bytes\": 1048576, \"snapshot_records\": 50000, \"fast_start\": true,"
+	"   \"direct_io\": false},"
 	" \"token\": {\"label\": \"warden\", \"serial\": \"0000000000000001\","
 	"   \"user_pin_file\": \"/etc/warden/user-pin.scrypt\", \"pin_max_failures\": 5},"
 	" \"backend\": {\"module\": \"/usr/lib/softhsm/libsofthsm2.so\", \"token_label\": \"warden\","
@@ -47,6 +48,7 @@ START_TEST(test_config_documented_example_parses)
 	ck_assert_uint_eq(c.audit_rotate_bytes, 1048576);
 	ck_assert_uint_eq(c.audit_snapshot_records, 50000);
 	ck_assert(c.audit_fast_start);
+	ck_assert(!c.audit_direct_io);
 	ck_assert_int_eq(c.keys[1].verify_signatures, 1);
 	ck_assert_ptr_null(c.keys[1].certificate);
 	enc_config_free(&c);
@@ -76,6 +78,7 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.audit_checkpoint_records, 0); /* the library's defaults */
 	ck_assert_uint_eq(c.audit_snapshot_records, ENC_DEFAULT_SNAPSHOT_RECORDS);
 	ck_assert(c.audit_fast_start); /* default on */
+	ck_assert(c.audit_direct_io);  /* default on */
 	enc_config_free(&c);
 }
 END_TEST
