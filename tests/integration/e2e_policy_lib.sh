@@ -143,6 +143,28 @@ check_audit_refusal() {
 	else fail "$name" "no refused sign record with reason_code $code ($reason); show: $(audit_show "$dir" --type sign | tail -n 2 | cut -c1-400 | tr '\n' '|') $(head -c 300 "$T_TMP/audit-show.err")"; fi
 }
 
+# ---- rules_client.py (PyKCS11, hand-built TBSCertificates) ------------------------------
+# These use $out (the test's output directory) and CA_MODULE, CA_CERT, CA_ID, CA_PIN.
+# client CASE...: runs rules_client.py; its lines go to $out/client.txt (appended) and
+# RES[case]="OK serial" / "ERR CKR_... serial" / ...
+declare -A RES
+client() {
+	local line name
+	"$SYS_PYTHON" "$E2E_POL/rules_client.py" "$CA_MODULE" "$CA_CERT" "$CA_ID" "$CA_PIN" \
+		"$out" "$@" >"$out/client.last" 2>"$out/client.err"
+	cat "$out/client.last" >>"$out/client.txt"
+	while read -r name line; do RES[$name]=$line; done <"$out/client.last"
+}
+res_state() { cut -d' ' -f1 <<<"${RES[$1]:-MISSING}"; }
+res_rv() { cut -d' ' -f2 <<<"${RES[$1]:-}"; }
+res_serial() { local r=${RES[$1]:-}; [ "${r%% *}" = OK ] && cut -d' ' -f2 <<<"$r" || cut -d' ' -f3 <<<"$r"; }
+
+# expect_ok NAME CASE: the case was signed and its certificate verifies
+expect_ok() {
+	[ "$(res_state "$2")" = OK ] && pass "$1" ||
+		fail "$1" "case $2: ${RES[$2]:-no answer} $(tail -n 2 "$out/client.err" | tr '\n' ' ')"
+}
+
 # ---- certificates made with openssl ------------------------------------------------------
 
 # mk_ca DIR NAME [rsa|p256]: a throwaway CA (key DIR/NAME.key, certificate DIR/NAME.pem,

@@ -20,20 +20,7 @@ d=$T_TMP/ca
 out=$T_TMP/out
 mkdir -p "$out"
 
-declare -A RES
-client() {
-	local line name
-	"$SYS_PYTHON" "$E2E_POL/rules_client.py" "$CA_MODULE" "$CA_CERT" "$CA_ID" "$CA_PIN" \
-		"$out" "$@" >"$out/client.last" 2>"$out/client.err"
-	cat "$out/client.last" >>"$out/client.txt"
-	while read -r name line; do RES[$name]=$line; done <"$out/client.last"
-}
-res_state() { cut -d' ' -f1 <<<"${RES[$1]:-MISSING}"; }
-res_rv() { cut -d' ' -f2 <<<"${RES[$1]:-}"; }
-expect_ok() {
-	[ "$(res_state "$2")" = OK ] && pass "$1" ||
-		fail "$1" "case $2: ${RES[$2]:-no answer} $(tail -n 2 "$out/client.err" | tr '\n' ' ')"
-}
+# client, res_state, res_rv, expect_ok: e2e_policy_lib.sh (rules_client.py).
 expect_refused() {
 	local name=$1 c=$2 reason=$3
 	if [ "$(res_state "$c")" = ERR ] && [ "$(res_rv "$c")" = CKR_FUNCTION_REJECTED ]; then
