@@ -4,6 +4,8 @@
  *   warden-admin init DIR [--key TYPE] [--subject DN] [--pin PIN] [--csr] [--label L]
  *                         [--token-label L] [--days N] [--user NAME] [--socket PATH]
  *                         [--module PATH] [--force]
+ *   warden-admin policy check|test ...                       (admin_policy.c)
+ *   warden-admin pin unlock CONFIG [--reason TEXT]           (admin_pin.c)
  *
  * Exit status 0 on success, 1 with one line on stderr on any failure.
  */
@@ -51,7 +53,10 @@ static void usage(FILE *f)
 		"\nusage: warden-admin policy check FILE\n"
 		"       warden-admin policy test FILE CERT.pem|TBS.der --ca CA.pem [--key LABEL]\n"
 		"                                [--mechanism NAME] [--now EPOCH]\n"
-		"  Validates a policy file / dry-runs a certificate against it (docs/policy.md).\n",
+		"  Validates a policy file / dry-runs a certificate against it (docs/policy.md).\n"
+		"\nusage: warden-admin pin unlock CONFIG [--reason TEXT]\n"
+		"  With the enclave stopped, clears the user PIN's failure count (a lockout)\n"
+		"  with an operator unlock record in the audit log of CONFIG (enclave.json).\n",
 		admin_key_spec_names(), ADMIN_DEFAULT_SUBJECT, ADMIN_DEFAULT_KEY_LABEL,
 		ADMIN_DEFAULT_TOKEN_LABEL, ADMIN_DEFAULT_DAYS, ADMIN_DEFAULT_MODULE);
 }
@@ -304,6 +309,8 @@ int main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "policy") == 0)
 		return admin_policy_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "pin") == 0)
+		return admin_pin_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return 0;

@@ -7,6 +7,7 @@
  * admin_init.c  the directory, its files and the configuration
  * admin_token.c the SoftHSM token and the key pair, through the PKCS#11 API
  * admin_cert.c  the CA certificate / CSR, signed with sign_compute
+ * admin_pin.c   pin unlock: an operator's LOGIN_OK record in the audit log
  *
  * Fallible functions return WARDEN_OK or a WARDEN_E_* code (wire.h) and write one
  * sentence into err (err_len bytes).
@@ -124,5 +125,8 @@ __attribute__((warn_unused_result)) int admin_subject_check(const char *subject,
 
 /* `warden-admin policy check|test ...` (admin_policy.c); argv[0] is "policy". */
 int admin_policy_main(int argc, char **argv);
+
+/* `warden-admin pin unlock CONFIG [--reason TEXT]` (admin_pin.c); argv[0] is "pin". */
+int admin_pin_main(int argc, char **argv);
 
 #endif

@@ -1,6 +1,10 @@
 # enclave/admin*.c - warden-admin (init; later the policy tools).
 ADMIN_OBJS := $(OBJ)/enclave/admin.o $(OBJ)/enclave/admin_init.o \
-	$(OBJ)/enclave/admin_token.o $(OBJ)/enclave/admin_cert.o $(OBJ)/enclave/admin_policy.o
+	$(OBJ)/enclave/admin_token.o $(OBJ)/enclave/admin_cert.o $(OBJ)/enclave/admin_policy.o \
+	$(OBJ)/enclave/admin_pin.o
+# pin unlock reads enclave.json as the enclave does and counts PIN failures by the
+# enclave's rule (enc_pincount.c); neither object pulls in the rest of the daemon.
+ADMIN_OBJS += $(OBJ)/enclave/enc_config.o $(OBJ)/enclave/enc_pincount.o
 
 # init writes the starter policy (policy-engine/starter-policy.json, compiled in) and
 # starts the audit log with the key ceremony's genesis record (audit library).

@@ -8,7 +8,8 @@ CORE_LIBS := -lcrypto -ldl -lpthread
 ENC_OBJS := $(OBJ)/enclave/enc_config.o $(OBJ)/enclave/enc_log.o \
 	$(OBJ)/enclave/enc_hello.o $(OBJ)/enclave/enc_login.o $(OBJ)/enclave/enc_conn.o \
 	$(OBJ)/enclave/enc_serve.o $(OBJ)/enclave/sbx.o $(OBJ)/enclave/enc_policy.o \
-	$(OBJ)/enclave/enc_audit.o $(OBJ)/enclave/enc_decide.o $(OBJ)/enclave/enc_snapshot.o
+	$(OBJ)/enclave/enc_audit.o $(OBJ)/enclave/enc_decide.o $(OBJ)/enclave/enc_snapshot.o \
+	$(OBJ)/enclave/enc_pincount.o
 # The policy engine and the audit log (their fragments come later: the archives are
 # named here, built by their own rules).
 ENC_ARCHIVES := $(OBJ)/libwarden-audit.a $(OBJ)/libwarden-policy.a

@@ -315,6 +315,12 @@ void enc_snapshot_maybe(struct enc_state *st, uint64_t seq);
 
 /* --- login (enc_login.c) ------------------------------------------------------------ */
 
+/* The PIN failure count after one audit record, given the count before it: LOGIN_FAIL and
+ * LOCKOUT set it (their failures field), LOGIN_OK resets it (a good PIN or `warden-admin
+ * pin unlock`), other types leave it (enc_pincount.c; warden-admin links it too). */
+unsigned enc_pin_failures_next(unsigned count, uint16_t type, const uint8_t *body,
+			       size_t len);
+
 /* The PIN failure count after a login record (replay; enc_audit.c calls it). */
 void enc_login_replay(struct enc_state *st, uint16_t type, const uint8_t *body, size_t len);
 uint32_t enc_token_flags(struct enc_state *st);

@@ -31,21 +31,7 @@
 
 void enc_login_replay(struct enc_state *st, uint16_t type, const uint8_t *body, size_t len)
 {
-	struct aud_field f;
-	unsigned v = 0;
-
-	if (type == AUD_T_LOGIN_OK) {
-		st->pin_failures = 0;
-		return;
-	}
-	if (type != AUD_T_LOGIN_FAIL && type != AUD_T_LOCKOUT)
-		return;
-	if (aud_body_find(body, len, AUD_F_FAILURES, &f))
-		v = aud_field_uint(&f) > ENC_MAX_PIN_FAILURES ? ENC_MAX_PIN_FAILURES
-							       : (unsigned)aud_field_uint(&f);
-	else
-		v = st->pin_failures + (type == AUD_T_LOGIN_FAIL);
-	st->pin_failures = v;
+	st->pin_failures = enc_pin_failures_next(st->pin_failures, type, body, len);
 }
 
 static uint32_t flags_of(const struct enc_state *st, unsigned failures)

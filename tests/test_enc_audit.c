@@ -145,6 +145,31 @@ START_TEST(test_login_replay_counts)
 }
 END_TEST
 
+/* `warden-admin pin unlock` writes a LOGIN_OK with the operator's fields: a lockout is
+ * cleared by it, and the admin tool's count (enc_pin_failures_next) is the enclave's. */
+START_TEST(test_login_replay_operator_unlock_resets_lockout)
+{
+	static struct enc_state st;
+	struct aud_body b;
+
+	memset(&st, 0, sizeof(st));
+	st.pin_failures = ENC_DEFAULT_PIN_FAILURES; /* locked, e.g. from a snapshot */
+	aud_body_init(&b);
+	aud_put_str(&b, AUD_F_TEXT, "PIN unlocked by the operator (warden-admin pin unlock)");
+	aud_put_str(&b, AUD_F_REASON, "ticket 42");
+	aud_put_uint(&b, AUD_F_CALLER_UID, 0);
+	aud_put_uint(&b, AUD_F_CALLER_PID, 4242);
+	ck_assert_int_eq(aud_body_finish(&b), WARDEN_OK);
+	ck_assert_uint_eq(enc_pin_failures_next(ENC_DEFAULT_PIN_FAILURES, AUD_T_LOGIN_OK,
+						b.data, b.len),
+			  0);
+	enc_login_replay(&st, AUD_T_LOGIN_OK, b.data, b.len);
+	ck_assert_uint_eq(st.pin_failures, 0);
+	ck_assert_uint_eq(enc_pin_failures_next(2, AUD_T_CHECKPOINT, b.data, b.len), 2);
+	aud_body_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("enc_audit");
@@ -152,6 +177,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_replay_rebuilds_state_skipping_refused_range);
 	tcase_add_test(tc, test_login_replay_counts);
+	tcase_add_test(tc, test_login_replay_operator_unlock_resets_lockout);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
