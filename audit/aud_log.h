@@ -136,6 +136,7 @@ struct aud_snap_reader {
 	uint8_t *buf;
 	size_t have;
 	char why[AUD_ERR_LEN]; /* why the snapshot could not be used */
+	bool gave_up; /* the scan stopped because the snapshot is unusable (not the caller) */
 };
 /* The scan callback: routes records around the snapshot (see aud_snapshot.c). */
 int aud_snap_replay(void *ctx, const struct aud_rec *r);

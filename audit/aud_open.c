@@ -428,7 +428,7 @@ static void scan_with_snapshot(struct aud_log *log, const struct aud_params *p,
 		bool unused = rd.seq != AUD_SNAP_NONE && rd.phase != AUD_SNAP_DONE;
 
 		if (res->verdict == AUD_V_STOPPED) {
-			unused = res->cb_rc == AUD_SNAP_UNUSABLE; /* else the caller's own stop */
+			unused = rd.gave_up; /* else the caller's own stop, whatever its code */
 		} else if (unused && res->verdict != AUD_V_OK && !res->in_last_file) {
 			unused = false; /* a real defect: report it, whatever the start */
 		} else if (unused) {

@@ -164,6 +164,7 @@ static int unusable(struct aud_snap_reader *s, const struct aud_rec *r, const ch
 	aud_errf(s->why, sizeof s->why, "snapshot at record %llu not used: %s (record %llu, %s "
 		 "offset %llu)", (unsigned long long)s->seq, why, (unsigned long long)r->seq,
 		 r->file, (unsigned long long)r->offset);
+	s->gave_up = true;
 	return AUD_SNAP_UNUSABLE;
 }
 
