@@ -375,7 +375,8 @@ static void issue_write_unlocked(struct aud_log *log, uint64_t start, size_t len
 	uint64_t stop = align_up(end > min_end ? end : min_end, a);
 	size_t total = (size_t)(stop - blk0), prefix = (size_t)(start - blk0);
 	char msg[AUD_ERR_LEN];
-	int rc, err = 0, wfd = log->direct ? log->dfd : log->fd;
+	bool direct = log->direct; /* stable while writes are in flight */
+	int rc, err = 0, wfd = direct ? log->dfd : log->fd;
 
 	if (w->cap < total) {
 		size_t cap = w->cap ? w->cap : 64u * 1024u;
@@ -417,9 +418,11 @@ static void issue_write_unlocked(struct aud_log *log, uint64_t start, size_t len
 	rc = pwrite_all(wfd, w->buf, total, blk0);
 	if (rc != 0) {
 		err = errno;
-		aud_errf(msg, sizeof msg, "write %s/%s at offset %llu: %s", log->dir,
-			 log->cur_name, (unsigned long long)blk0, strerror(err));
-	} else if (!log->direct && fdatasync(log->fd) != 0) {
+		aud_errf(msg, sizeof msg, "write %s/%s at offset %llu: %s%s", log->dir,
+			 log->cur_name, (unsigned long long)blk0, strerror(err),
+			 direct && err == EINVAL ? " (direct I/O refused: writes go buffered from "
+						   "the retry on)" : "");
+	} else if (!direct && fdatasync(log->fd) != 0) {
 		rc = -1;
 		err = errno;
 		aud_errf(msg, sizeof msg, "fdatasync %s/%s at offset %llu: %s", log->dir,
@@ -433,6 +436,10 @@ static void issue_write_unlocked(struct aud_log *log, uint64_t start, size_t len
 		w->state = AUD_W_DONE;
 	} else {
 		w->state = AUD_W_FAILED;
+		/* A file system that announced direct I/O and then refuses an aligned write:
+		 * never again for this log (the retry and new files are buffered). */
+		if (direct && err == EINVAL)
+			log->force_buffered = true;
 		set_failed_unlocked(log, err, msg);
 	}
 	complete_unlocked(log);
@@ -576,6 +583,11 @@ static int rewrite_unlocked(struct aud_log *log)
 	log->taken = log->pend_start;
 	log->taken_seq = log->durable;
 	log->write_off = log->durable_off;
+	if (log->direct && log->force_buffered) {
+		close(log->dfd);
+		log->dfd = -1;
+		log->direct = false;
+	}
 	if (log->direct) {
 		blk = align_down(log->durable_off, log->align);
 		memset(log->tail_blk, 0, log->align);

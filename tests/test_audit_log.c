@@ -602,6 +602,60 @@ START_TEST(test_gaps_in_the_format)
 }
 END_TEST
 
+/* A file system that announces direct I/O and then refuses a write (EINVAL): the
+ * records in flight are refused, the retry writes them buffered, and the log goes on
+ * buffered, whole.  Provoked by making the writer align to 256 bytes, which O_DIRECT
+ * refuses on a 512-byte device. */
+START_TEST(test_direct_io_refused_falls_back_to_buffered)
+{
+	char *dir = tu_tmpdir();
+	struct aud_params p = {.retry_every_call = true};
+	struct aud_open_report rep;
+	struct collect c;
+	struct aud_scan_result res;
+	struct aud_log *log = open_log(dir, &p, &c, &rep);
+	unsigned refused = 0, ok = 0;
+
+	if (!log->direct) { /* no direct I/O here (tmpfs): nothing to refuse */
+		aud_close(log);
+		tu_rmrf(dir);
+		free(dir);
+		return;
+	}
+	pthread_mutex_lock(&log->mu);
+	log->align = 256;
+	pthread_mutex_unlock(&log->mu);
+	for (unsigned i = 1; i <= 20; i++) {
+		struct aud_body b;
+		struct aud_record r = {.type = AUD_T_SIGN};
+		uint64_t seq;
+		int rc;
+
+		tu_sign_body(&b, i, 1);
+		r.body = b.data;
+		r.body_len = b.len;
+		rc = aud_append(log, &r, &seq);
+		if (rc == WARDEN_OK)
+			rc = aud_sync(log, seq);
+		if (rc == WARDEN_OK)
+			ok++;
+		else
+			refused++;
+		aud_body_free(&b);
+	}
+	ck_assert_uint_gt(refused, 0);
+	ck_assert_uint_gt(ok, 10);
+	ck_assert(!log->direct);
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	log = open_log(dir, &p, &c, &rep);
+	ck_assert_uint_ge(c.recoveries, 1);
+	aud_close(log);
+	tu_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_append_rejects_bad_records)
 {
 	char *dir = tu_tmpdir();
@@ -643,6 +697,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_disk_full_fails_closed_and_recovers);
 	tcase_add_loop_test(tc, test_group_commit_with_threads, 0, 2);
 	tcase_add_test(tc, test_gaps_in_the_format);
+	tcase_add_test(tc, test_direct_io_refused_falls_back_to_buffered);
 	tcase_add_test(tc, test_append_rejects_bad_records);
 	suite_add_tcase(s, tc);
 	return s;
