@@ -241,6 +241,42 @@ START_TEST(test_sign_full_data_mechanism_verifies)
 }
 END_TEST
 
+/* sign_begin runs C_SignInit only; sign_cancel ends that operation (enc_decide does so
+ * when the audit record does not become durable).  A cancelled operation must not leave
+ * a session with an active operation in the pool: the signatures after it still work,
+ * and nothing can be finished after a cancel. */
+START_TEST(test_sign_cancel_leaves_backend_usable)
+{
+	struct bk_key *k = key_get("p256");
+	struct sign_req req = {CKM_ECDSA_SHA256, 0, 0, 0, 0, tbs, sizeof(tbs)};
+	uint8_t sig[WIRE_MAX_SIG];
+	size_t sig_len;
+	char err[256] = "";
+	struct sign_op op;
+
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(sign_begin(bk, k, &req, &op, NULL, err, sizeof(err)), WARDEN_OK);
+		sign_cancel(&op);
+		sig_len = sizeof(sig);
+		ck_assert_int_eq(sign_end(&op, 0, sig, &sig_len, err, sizeof(err)),
+				 WARDEN_E_INTERNAL);
+		ck_assert_uint_eq(sig_len, 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(do_sign(k, CKM_ECDSA_SHA256, 0, 0, 0, 0, tbs, sizeof(tbs), sig,
+					 &sig_len),
+				 WARDEN_OK);
+		ck_assert(ossl_verify(bk_key_public(k), CKM_ECDSA_SHA256, EVP_sha256(), -1, tbs,
+				      sizeof(tbs), sig, sig_len));
+	}
+	/* A mechanism the key cannot use begins nothing. */
+	req.mechanism = CKM_SHA256_RSA_PKCS;
+	ck_assert_int_eq(sign_begin(bk, k, &req, &op, NULL, err, sizeof(err)), WARDEN_E_MECHANISM);
+	sign_cancel(&op); /* harmless when nothing was begun */
+	bk_key_free(k);
+}
+END_TEST
+
 START_TEST(test_sign_key_facts)
 {
 	struct bk_key *k = key_get("rsa");
@@ -493,6 +529,7 @@ int main(void)
 	tcase_add_test(tc, test_sign_key_facts);
 	tcase_add_test(tc, test_sign_raw_mechanisms_verify);
 	tcase_add_test(tc, test_sign_gives_sha256_of_data);
+	tcase_add_test(tc, test_sign_cancel_leaves_backend_usable);
 	tcase_add_loop_test(tc, test_sign_rejects_bad_request, 0,
 			    (int)(sizeof(neg_cases) / sizeof(neg_cases[0])));
 	tcase_add_test(tc, test_sign_rejects_digestinfo_variants);
