@@ -60,6 +60,7 @@ _Static_assert(AUD_FOFF_PREV + AUD_HASH_LEN == AUD_FOFF_RESERVED, "file header l
  * AUD_GAP_UNIT, less than AUD_MAX_GAP bytes after it began.  The writer's alignment is
  * a power of two from AUD_GAP_UNIT to AUD_MAX_GAP. */
 #define AUD_GAP_UNIT 512u
+#define AUD_LEN_FIELD 4u /* record_len; a gap begins with one that is zero */
 #define AUD_MAX_GAP 65536u
 
 /* A SHA-256 context reused across records (the EVP fetch is done once). */

@@ -530,10 +530,16 @@ static bool step_unlocked(struct aud_log *log)
 	if (log->wr_num > 0 && log->inflight_bytes + len + a > AUD_MAX_INFLIGHT)
 		return false;
 	/* Overlapping the write before (still in flight): start at the next block, leaving
-	 * a zero gap; after a finished one, rewrite the block they share. */
+	 * a zero gap; after a finished one, rewrite the block they share.  A gap begins
+	 * with a zero record_len, so it is at least AUD_LEN_FIELD bytes: with fewer left
+	 * before the boundary the next record's first bytes would sit where the verifier
+	 * reads that record_len, and this batch waits for the write in flight instead. */
 	start = log->write_off;
-	if (a != 0 && start % a != 0 && last_flying_unlocked(log))
+	if (a != 0 && start % a != 0 && last_flying_unlocked(log)) {
+		if (a - start % a < AUD_LEN_FIELD)
+			return false;
 		start = align_up(start, a);
+	}
 	stop = align_up(start + len, a);
 	if (stop > log->alloc_end) {
 		if (log->wr_num > 0)

@@ -508,6 +508,88 @@ START_TEST(test_group_commit_with_threads)
 }
 END_TEST
 
+/* A SIGN record of exactly `total` bytes (a padding field sized to fit). */
+static void exact_record(struct aud_body *b, size_t total)
+{
+	static uint8_t pad[4096];
+	size_t n = 0;
+
+	for (int round = 0; round < 2; round++) {
+		tu_sign_body(b, 9, 1);
+		aud_put_bytes(b, AUD_F_PREHASH, pad, n);
+		ck_assert_int_eq(aud_body_finish(b), WARDEN_OK);
+		if (AUD_REC_MIN_LEN + b->len == total)
+			return;
+		ck_assert_uint_lt(AUD_REC_MIN_LEN + b->len - n, total);
+		n = total - (AUD_REC_MIN_LEN + b->len - n);
+		aud_body_free(b);
+	}
+	ck_assert_uint_eq(AUD_REC_MIN_LEN + b->len, total);
+}
+
+struct short_gap_run {
+	struct aud_log *log;
+	struct aud_body body;
+};
+
+static void *short_gap_worker(void *arg)
+{
+	struct short_gap_run *run = arg;
+	struct aud_record r = {.type = AUD_T_SIGN, .body = run->body.data,
+			       .body_len = run->body.len};
+	uint64_t seq;
+
+	for (int i = 0; i < GC_PER_THREAD; i++)
+		if (aud_append(run->log, &r, &seq) != WARDEN_OK || aud_sync(run->log, seq) != WARDEN_OK)
+			return (void *)1;
+	return NULL;
+}
+
+/* A gap begins with a zero record_len (4 bytes), so a write that would start 1 to 3
+ * bytes before a block boundary while the write before is in flight must not leave a
+ * gap that short (the next record's first bytes would sit where the verifier reads
+ * that record_len).  Every record here is 512 bytes and the data ends _i + 1 bytes
+ * before a boundary, so every overlapping write meets that case. */
+START_TEST(test_no_gap_shorter_than_a_record_len)
+{
+	char *dir = tu_tmpdir();
+	struct aud_params p = {.rotate_bytes = 64u * 1024u * 1024u};
+	struct aud_open_report rep;
+	struct collect c;
+	struct aud_scan_result res;
+	struct aud_log *log = open_log(dir, &p, &c, &rep);
+	struct short_gap_run run = {.log = log};
+	struct aud_body pad;
+	struct aud_record r = {.type = AUD_T_SIGN};
+	uint64_t seq, end = log->write_off, want = (uint64_t)AUD_GAP_UNIT - 1u - (uint64_t)_i;
+	size_t fill = (size_t)((want - end % AUD_GAP_UNIT + AUD_GAP_UNIT) % AUD_GAP_UNIT);
+	pthread_t t[GC_THREADS];
+	void *ret;
+
+	fill += AUD_GAP_UNIT; /* a SIGN record is some 400 bytes at least */
+	exact_record(&pad, fill);
+	r.body = pad.data;
+	r.body_len = pad.len;
+	ck_assert_int_eq(aud_append(log, &r, &seq), WARDEN_OK);
+	ck_assert_int_eq(aud_sync(log, seq), WARDEN_OK);
+	ck_assert_uint_eq(log->write_off % AUD_GAP_UNIT, want);
+	exact_record(&run.body, AUD_GAP_UNIT);
+	for (int i = 0; i < GC_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, short_gap_worker, &run), 0);
+	for (int i = 0; i < GC_THREADS; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &ret), 0);
+		ck_assert_ptr_null(ret);
+	}
+	aud_close(log);
+	ck_assert_int_eq(tu_verify(dir, NULL, NULL, &res), AUD_V_OK);
+	ck_assert_uint_eq(res.num_records, 2 + GC_THREADS * GC_PER_THREAD);
+	aud_body_free(&pad);
+	aud_body_free(&run.body);
+	tu_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* The format's gaps, made by hand in a buffered log: zeros after a record up to a
  * multiple of 512 are skipped; zeros to anywhere else, or over 64 KiB, are not. */
 static void insert_zeros(const char *path, size_t at, size_t n)
@@ -696,6 +778,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_damage_far_before_the_end_is_not_repaired);
 	tcase_add_test(tc, test_disk_full_fails_closed_and_recovers);
 	tcase_add_loop_test(tc, test_group_commit_with_threads, 0, 2);
+	tcase_add_loop_test(tc, test_no_gap_shorter_than_a_record_len, 0, 3);
 	tcase_add_test(tc, test_gaps_in_the_format);
 	tcase_add_test(tc, test_direct_io_refused_falls_back_to_buffered);
 	tcase_add_test(tc, test_append_rejects_bad_records);
