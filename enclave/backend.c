@@ -434,16 +434,20 @@ int bk_key_find(struct bk_ctx *ctx, const char *label, struct bk_key **out, char
 		size_t err_len)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_BBOOL yes = CK_TRUE;
 	CK_OBJECT_HANDLE found[2];
+	/* Token objects only: the session copies sign_alias made are not keys of their own
+	 * (a second lookup of the same label would otherwise find two). */
 	CK_ATTRIBUTE tmpl[] = {
 		{CKA_CLASS, &cls, sizeof(cls)},
 		{CKA_LABEL, (void *)label, strlen(label)},
+		{CKA_TOKEN, &yes, sizeof(yes)},
 	};
 	struct bk_key *key = NULL;
 	int ret = WARDEN_E_BACKEND;
 
 	*out = NULL;
-	int n = find_objects(ctx, tmpl, 2, found, 2);
+	int n = find_objects(ctx, tmpl, 3, found, 2);
 	if (n < 0) {
 		errf(err, err_len, "searching the backend for key \"%s\" failed", label);
 		goto out;

@@ -258,14 +258,15 @@ __attribute__((warn_unused_result)) int enc_audit_login(struct enc_state *st, ui
 							 unsigned failures);
 /* The decision of one SIGN: evaluate, record, make durable.  WARDEN_OK (allowed and
  * durable: sign now), WARDEN_E_DENIED (msg: the sentence), WARDEN_E_AUDIT or
- * WARDEN_E_INTERNAL/NOMEM (msg says why).  See enc_decide.c. */
+ * WARDEN_E_INTERNAL/NOMEM (msg says why).  See enc_decide.c.  sreq->data_sha256 is
+ * used while the operation is begun and is NULL again on return. */
 struct sign_op;
 struct sign_req;
 __attribute__((warn_unused_result)) int enc_decide(struct enc_state *st,
 						   const struct enc_peer *peer,
 						   const struct enc_key *k,
 						   const struct wire_sign_req *r, char *msg,
-						   size_t msg_len, const struct sign_req *sreq,
+						   size_t msg_len, struct sign_req *sreq,
 						   struct sign_op *op);
 /* A SIGN refused before the policy is consulted (enc_handle_sign: no valid ticket
  * POL_R_NOT_LOGGED_IN, a key id that names no key POL_R_KEY_UNKNOWN with k NULL, a

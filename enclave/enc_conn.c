@@ -379,4 +379,5 @@ void enc_conn_serve(struct enc_state *st, int fd, const struct enc_peer *peer)
 	explicit_bzero(in.buf, ENC_CONN_BUF);
 	free(in.buf);
 	enc_decide_thread_end();
+	sign_thread_end();
 }

@@ -246,6 +246,7 @@ static void sha256_fetch(void)
 int enc_decide_init(void)
 {
 	pthread_once(&sha256_once, sha256_fetch);
+	(void)pol_crypto_init(); /* the engine's digests too, before the sandbox */
 	return sha256_md != NULL ? WARDEN_OK : WARDEN_E_INTERNAL;
 }
 
@@ -271,7 +272,7 @@ static int64_t now_ns(void)
 
 int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct enc_key *k,
 	       const struct wire_sign_req *r, char *msg, size_t msg_len,
-	       const struct sign_req *sreq, struct sign_op *op)
+	       struct sign_req *sreq, struct sign_op *op)
 {
 	char prep_err[256] = "";
 	int prep_rc = WARDEN_E_INTERNAL, begun = 0;
@@ -333,7 +334,9 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 	/* Begin the backend operation while the record is written (it only prepares:
 	 * C_SignInit; the signature itself waits for durability). */
 	if (rc == WARDEN_OK && d->allowed && committed && op != NULL) {
+		sreq->data_sha256 = sha; /* hashed above: not again for SHA-256 mechanisms */
 		prep_rc = sign_begin(st->bk, k->bk, sreq, op, NULL, prep_err, sizeof(prep_err));
+		sreq->data_sha256 = NULL;
 		begun = prep_rc == WARDEN_OK;
 	}
 	if (rc == WARDEN_OK)

@@ -147,29 +147,76 @@ static int digest(enum sign_hash h, const uint8_t *data, size_t len, uint8_t *ou
 
 /* --- verification ------------------------------------------------------------------ */
 
-static int verify_pkey(EVP_PKEY *pub, const struct mech_info *mi, enum sign_hash h,
-		       CK_ULONG salt_len, const uint8_t *tbs, size_t tbs_len,
-		       const uint8_t *sig, size_t sig_len)
+static EVP_PKEY_CTX *verify_ctx_new(EVP_PKEY *pub, const struct mech_info *mi,
+				    enum sign_hash h, CK_ULONG salt_len)
 {
 	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL);
-	int ok = 0;
 	if (pctx == NULL || EVP_PKEY_verify_init(pctx) <= 0)
-		goto out;
+		goto bad;
 	if (mi->kind == SK_PKCS1) {
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
 		    EVP_PKEY_CTX_set_signature_md(pctx, md[h]) <= 0)
-			goto out;
+			goto bad;
 	} else if (mi->kind == SK_PSS) {
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 		    EVP_PKEY_CTX_set_signature_md(pctx, md[h]) <= 0 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md[h]) <= 0 ||
 		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, (int)salt_len) <= 0)
-			goto out;
+			goto bad;
 	}
-	ok = EVP_PKEY_verify(pctx, sig, sig_len, tbs, tbs_len) == 1;
-out:
+	return pctx;
+bad:
 	EVP_PKEY_CTX_free(pctx);
-	return ok;
+	return NULL;
+}
+
+/* Each thread keeps the verification contexts it made, per (key, padding, hash, salt):
+ * making one (provider lookup, init, parameters) costs about a third of an RSA-2048
+ * verification, and EVP_PKEY_verify may be called again on a context whose parameters
+ * stay the same.  A context holds a reference to its key.  sign_thread_end frees them. */
+#define VERIFY_CACHE_SLOTS 4u
+static _Thread_local struct verify_slot {
+	const EVP_PKEY *pub;
+	int kind, h;
+	CK_ULONG salt_len;
+	EVP_PKEY_CTX *ctx;
+} tl_verify[VERIFY_CACHE_SLOTS];
+static _Thread_local unsigned tl_verify_next;
+
+void sign_thread_end(void)
+{
+	for (unsigned i = 0; i < VERIFY_CACHE_SLOTS; i++) {
+		EVP_PKEY_CTX_free(tl_verify[i].ctx);
+		memset(&tl_verify[i], 0, sizeof(tl_verify[i]));
+	}
+	tl_verify_next = 0;
+}
+
+static int verify_pkey(EVP_PKEY *pub, const struct mech_info *mi, enum sign_hash h,
+		       CK_ULONG salt_len, const uint8_t *tbs, size_t tbs_len,
+		       const uint8_t *sig, size_t sig_len)
+{
+	struct verify_slot *s = NULL;
+	salt_len = mi->kind == SK_PSS ? salt_len : 0;
+	for (unsigned i = 0; i < VERIFY_CACHE_SLOTS && s == NULL; i++)
+		if (tl_verify[i].ctx != NULL && tl_verify[i].pub == pub &&
+		    tl_verify[i].kind == (int)mi->kind && tl_verify[i].h == (int)h &&
+		    tl_verify[i].salt_len == salt_len)
+			s = &tl_verify[i];
+	if (s == NULL) {
+		EVP_PKEY_CTX *pctx = verify_ctx_new(pub, mi, h, salt_len);
+		if (pctx == NULL)
+			return 0;
+		s = &tl_verify[tl_verify_next++ % VERIFY_CACHE_SLOTS];
+		EVP_PKEY_CTX_free(s->ctx);
+		*s = (struct verify_slot){pub, (int)mi->kind, (int)h, salt_len, pctx};
+	}
+	if (EVP_PKEY_verify(s->ctx, sig, sig_len, tbs, tbs_len) == 1)
+		return 1;
+	/* A failure is rare (a faulty backend): the next verification starts afresh. */
+	EVP_PKEY_CTX_free(s->ctx);
+	memset(s, 0, sizeof(*s));
+	return 0;
 }
 
 /* r||s (each half the signature) -> DER ECDSA-Sig-Value, then verify on the digest. */
@@ -319,7 +366,9 @@ int sign_begin(struct bk_ctx *ctx, const struct bk_key *key, const struct sign_r
 		op->in_len = req->data_len;
 	} else if (!mi->raw) {
 		uint8_t *d = buf + (mi->kind == SK_PKCS1 ? SIGN_DIGESTINFO_PREFIX_LEN : 0);
-		if (digest(h, req->data, req->data_len, d) != 0) {
+		if (h == SH_SHA256 && req->data_sha256 != NULL)
+			memcpy(d, req->data_sha256, hashes[h].len);
+		else if (digest(h, req->data, req->data_len, d) != 0) {
 			errf(err, err_len, "hashing failed");
 			ret = WARDEN_E_INTERNAL;
 			goto out;

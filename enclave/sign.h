@@ -21,6 +21,9 @@ struct sign_req {
 	CK_ULONG pss_salt_len;
 	const uint8_t *data;
 	size_t data_len;
+	/* SHA-256 of data when the caller already has it (read by sign_begin only), or
+	 * NULL: a full-data SHA-256 mechanism then skips hashing the data again. */
+	const uint8_t *data_sha256;
 };
 
 /* Mechanisms the enclave serves.  Full-data ones take the data to be signed; raw ones
@@ -61,6 +64,9 @@ __attribute__((warn_unused_result)) int sign_begin(struct bk_ctx *ctx, const str
 __attribute__((warn_unused_result)) int sign_end(struct sign_op *op, int verify, uint8_t *sig,
 						 size_t *sig_len, char *err, size_t err_len);
 void sign_cancel(struct sign_op *op);
+/* Frees what this thread keeps between signatures (its verification contexts); call
+ * when a thread that signed ends. */
+void sign_thread_end(void);
 
 /* Checks the request against the key (mechanism fits, PSS parameters match the
  * mechanism and key, raw input sizes), then hashes, signs and verifies.

@@ -51,7 +51,7 @@ $(BUILD)/fuzz/bin/fuzz_tbs: $(patsubst $(OBJ)/%,$(BUILD)/fuzz/obj/%,$(POLICY_OBJ
 POLICY_RULES_OBJS := $(OBJ)/policy-engine/pol_names.o $(OBJ)/policy-engine/pol_policy.o \
 	$(OBJ)/policy-engine/pol_policy_names.o $(OBJ)/policy-engine/pol_rate.o \
 	$(OBJ)/policy-engine/pol_eval.o $(OBJ)/policy-engine/pol_eval_cert.o \
-	$(OBJ)/policy-engine/pol_eval_names.o
+	$(OBJ)/policy-engine/pol_eval_names.o $(OBJ)/policy-engine/pol_digest.o
 POLICY_RULES_LIBS := -ljansson -lpsl -lcrypto
 $(POLICY_LIB): $(POLICY_RULES_OBJS)
 

@@ -350,14 +350,14 @@ static bool check_charges(const struct pol_constraints *c, const struct pol_cert
 				buf[1 + j] = (g->type == POL_GN_DNS && g->value.p[j] >= 'A' &&
 					      g->value.p[j] <= 'Z') ? (uint8_t)(g->value.p[j] + 32)
 								    : g->value.p[j];
-			SHA256(buf, 1 + vl, digests[n++]);
+			pol_sha256(buf, 1 + vl, digests[n++]);
 		}
 		qsort(digests, n, L, cmp_digest);
 		size_t u = 0;
 		for (size_t i = 0; i < n; i++) /* a set: duplicates count once */
 			if (u == 0 || memcmp(digests[u - 1], digests[i], L) != 0)
 				memmove(digests[u++], digests[i], L);
-		SHA256(&digests[0][0], u * L, set);
+		pol_sha256(&digests[0][0], u * L, set);
 		if (!pol_add_charge(d, POL_RATE_SAN_SET, label, set, sizeof(set),
 				    &c->rates[POL_RATE_SAN_SET]))
 			return false;

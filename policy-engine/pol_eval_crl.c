@@ -83,7 +83,7 @@ static void scope_id(const struct pol_crl_facts *f, bool *full, uint8_t out[POL_
 	*full = !f->has_idp;
 	if (*full)
 		return;
-	SHA256(f->idp.p, f->idp.len, md);
+	pol_sha256(f->idp.p, f->idp.len, md);
 	memcpy(out, md, POL_SCOPE_ID_LEN);
 }
 

@@ -21,13 +21,7 @@
 
 static size_t digest(enum pol_hash h, const uint8_t *p, size_t n, uint8_t out[HASH_MAX])
 {
-	switch (h) {
-	case POL_HASH_SHA1: SHA1(p, n, out); return SHA_DIGEST_LENGTH;
-	case POL_HASH_SHA256: SHA256(p, n, out); return SHA256_DIGEST_LENGTH;
-	case POL_HASH_SHA384: SHA384(p, n, out); return SHA384_DIGEST_LENGTH;
-	case POL_HASH_SHA512: SHA512(p, n, out); return SHA512_DIGEST_LENGTH;
-	default: return 0;
-	}
+	return pol_digest(h, p, n, out);
 }
 
 bool pol_ca_key_bits(const struct pol_ca_info *ca, struct der_cur *out)
@@ -59,11 +53,11 @@ bool pol_ocsp_signer_summary(const struct pol_state *st, const struct pol_ca_inf
 		return pol_refuse(d, POL_R_INTERNAL, "the public key of key %s cannot be parsed",
 				  ca->label);
 	s->ocsp_signer = true;
-	SHA1(f->spki.key.p, f->spki.key.len, s->ocsp_signer_key_sha1);
-	SHA1(ca->subject_der, ca->subject_len, s->ocsp_issuer_name_sha1);
-	SHA1(bits.p, bits.len, s->ocsp_issuer_key_sha1);
-	SHA256(ca->subject_der, ca->subject_len, s->ocsp_issuer_name_sha256);
-	SHA256(bits.p, bits.len, s->ocsp_issuer_key_sha256);
+	(void)pol_digest(POL_HASH_SHA1, f->spki.key.p, f->spki.key.len, s->ocsp_signer_key_sha1);
+	(void)pol_digest(POL_HASH_SHA1, ca->subject_der, ca->subject_len, s->ocsp_issuer_name_sha1);
+	(void)pol_digest(POL_HASH_SHA1, bits.p, bits.len, s->ocsp_issuer_key_sha1);
+	pol_sha256(ca->subject_der, ca->subject_len, s->ocsp_issuer_name_sha256);
+	pol_sha256(bits.p, bits.len, s->ocsp_issuer_key_sha256);
 	if (!pol_rev_responder(pol_state_rev(st), s->ocsp_signer_key_sha1, &ri) &&
 	    !pol_rev_has_room(pol_state_rev(st), 0, false, true, now_ns / 1000000000LL))
 		return pol_refuse(d, POL_R_REVOCATION_STATE_FULL, "the table of delegated OCSP "
@@ -135,7 +129,7 @@ static bool responder_ok(const struct pol_state *st, const struct pol_ca_info *c
 	if (!pol_ca_key_bits(ca, &is->key_bits))
 		return pol_refuse(d, POL_R_INTERNAL, "the public key of key %s cannot be parsed",
 				  ca->label);
-	SHA1(is->key_bits.p, is->key_bits.len, self);
+	(void)pol_digest(POL_HASH_SHA1, is->key_bits.p, is->key_bits.len, self);
 	if (f->responder_by_key ? !der_cur_eq_bytes(&f->responder_key_hash, self, sizeof(self))
 				: !der_cur_eq_bytes(&f->responder_name, ca->subject_der, ca->subject_len))
 		return pol_refuse(d, POL_R_OCSP_RESPONDER, "the ResponderID (%s) does not name key %s, "

@@ -713,7 +713,7 @@ bool pol_policy_load(const char *json, size_t len, struct pol_policy **out,
 	}
 	if (!ld_document(&ld, root, pol))
 		goto out;
-	SHA256((const unsigned char *)json, len, pol->hash);
+	pol_sha256(json, len, pol->hash);
 	for (size_t i = 0; i < POL_HASH_LEN; i++)
 		snprintf(pol->hash_hex + 2 * i, 3, "%02x", pol->hash[i]);
 	*out = pol;

@@ -408,4 +408,16 @@ int pol_int_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 bool pol_eval_names(const struct pn_rules *r, bool wildcard_ok, const char *who,
 		    const struct pol_cert_facts *f, struct pol_decision *d);
 
+/* Hashes p with h (SHA-1, SHA-256, SHA-384 or SHA-512) into out, which holds
+ * POL_DIGEST_MAX bytes; returns the digest length, 0 for another h.  The algorithms are
+ * fetched once (pol_crypto_init): OpenSSL 3's one-shot SHA256() fetches on every call,
+ * which costs more than hashing the short ids the signing path hashes, a dozen per
+ * request. */
+#define POL_DIGEST_MAX 64u
+size_t pol_digest(enum pol_hash h, const void *p, size_t n, uint8_t *out);
+static inline void pol_sha256(const void *p, size_t n, uint8_t out[POL_SHA256_LEN])
+{
+	(void)pol_digest(POL_HASH_SHA256, p, n, out);
+}
+
 #endif /* WARDEN_POL_POLICY_INT_H */

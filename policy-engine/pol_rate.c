@@ -100,9 +100,8 @@ bool pol_registered_domain(const struct pol_psl *psl, const char *host, char *ou
 }
 
 /* SHA-256(tag octet, label, NUL, key) truncated; keys longer than POL_ID_INLINE_KEY are
- * replaced by their own SHA-256 first (with a distinct marker octet).  One-shot SHA256()
- * only (the SHA256_Init family is deprecated in OpenSSL 3); one call per id, as this is
- * on the signing path. */
+ * replaced by their own SHA-256 first (with a distinct marker octet).  One call per id
+ * (pol_sha256: the digest fetched once), as this is on the signing path. */
 #define POL_ID_INLINE_KEY 256u
 static void id_of(uint8_t tag, const char *label, const void *key, size_t key_len,
 		  uint8_t out[POL_BUCKET_ID_LEN])
@@ -120,10 +119,10 @@ static void id_of(uint8_t tag, const char *label, const void *key, size_t key_le
 		n += key_len;
 	} else {
 		buf[n++] = 1;
-		SHA256(key, key_len, buf + n);
+		pol_sha256(key, key_len, buf + n);
 		n += SHA256_DIGEST_LENGTH;
 	}
-	SHA256(buf, n, md);
+	pol_sha256(buf, n, md);
 	memcpy(out, md, POL_BUCKET_ID_LEN);
 }
 

@@ -98,7 +98,7 @@ void pol_rev_key_id(const char *label, uint8_t out[POL_SCOPE_ID_LEN])
 	size_t n = strnlen(label, POL_NAME_MAX - 1);
 	memcpy(buf, "revokey", 8); /* domain separation from scope ids */
 	memcpy(buf + 8, label, n);
-	SHA256(buf, 8 + n, md);
+	pol_sha256(buf, 8 + n, md);
 	memcpy(out, md, POL_SCOPE_ID_LEN);
 }
 

@@ -201,7 +201,7 @@ bool pol_state_encode(const struct pol_state *s, uint8_t **out, size_t *out_len)
 		w_uint(&w, in.created_seq, 8);
 		w_uint(&w, in.bound_seq, 8);
 	}
-	SHA256(w.p, w.len, w.p + w.len);
+	pol_sha256(w.p, w.len, w.p + w.len);
 	w.len += DIGEST_LEN;
 	*out = w.p;
 	*out_len = w.len;
@@ -513,7 +513,7 @@ bool pol_state_decode(const uint8_t *p, size_t len, const struct pol_state_limit
 		r_fail(&c, "truncated");
 		goto out;
 	}
-	SHA256(p, c.len, md);
+	pol_sha256(p, c.len, md);
 	if (memcmp(md, p + c.len, DIGEST_LEN) != 0) {
 		c.off = c.len;
 		r_fail(&c, "SHA-256 does not match: the bytes are damaged or truncated");

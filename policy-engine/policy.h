@@ -679,6 +679,11 @@ struct pol_load_error {
 };
 
 struct pol_policy;
+/* Fetches the digests the engine uses, so that later calls need no algorithm lookup
+ * (and none happens inside a sandbox).  Optional and idempotent: the first use does it
+ * otherwise.  False if OpenSSL offers none of them (the engine then falls back to the
+ * one-shot functions). */
+bool pol_crypto_init(void);
 /* Validates and compiles a policy file (json: len bytes, need not be NUL-terminated).
  * Unknown keys, wrong types, duplicate keys, bad names/CIDRs/durations are all refused
  * with their JSON path.  *out NULL on failure.  Pure: no I/O. */

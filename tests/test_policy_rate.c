@@ -1,8 +1,12 @@
 /*
  * test_policy_rate.c - GCRA arithmetic, evaluate-does-not-mutate, commit/replay
- * equivalence, per-dimension limits, prehashed keys, and the state's bounds.
+ * equivalence, per-dimension limits, prehashed keys, and the state's bounds; the
+ * engine's digests (fetched once) against OpenSSL's.
  */
 #include <p11-kit/pkcs11.h>
+#include <pthread.h>
+
+#include <openssl/evp.h>
 
 #include "pol_policy_int.h"
 #include "tests/policy/poltest.h"
@@ -297,6 +301,67 @@ START_TEST(test_rate_state_bounds)
 }
 END_TEST
 
+/* pol_digest gives what OpenSSL gives, for every hash it knows, and nothing for others. */
+START_TEST(test_digest_matches_openssl)
+{
+	static const struct {
+		enum pol_hash h;
+		const char *name;
+	} hs[] = {{POL_HASH_SHA1, "SHA1"}, {POL_HASH_SHA256, "SHA256"},
+		  {POL_HASH_SHA384, "SHA384"}, {POL_HASH_SHA512, "SHA512"}};
+	uint8_t data[1000], got[POL_DIGEST_MAX], want[EVP_MAX_MD_SIZE];
+	static const size_t lens[] = {0, 3, 55, 56, 64, 1000};
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 1);
+	for (int round = 0; round < 2; round++) { /* before and after pol_crypto_init */
+		for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+			for (size_t j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+				size_t wl = 0;
+				ck_assert(EVP_Q_digest(NULL, hs[i].name, NULL, data, lens[j], want,
+						       &wl) == 1);
+				memset(got, 0, sizeof(got));
+				ck_assert_uint_eq(pol_digest(hs[i].h, data, lens[j], got), wl);
+				ck_assert_mem_eq(got, want, wl);
+			}
+		ck_assert_uint_eq(pol_digest(POL_HASH_SHA224, data, 3, got), 0);
+		ck_assert_uint_eq(pol_digest(POL_HASH_UNKNOWN, data, 3, got), 0);
+		ck_assert_uint_eq(pol_digest((enum pol_hash)99, data, 3, got), 0);
+		ck_assert(pol_crypto_init());
+	}
+}
+END_TEST
+
+/* Threads that all make the first use at once (each Check test runs in a fresh child,
+ * so nothing is fetched yet) all get the right digest. */
+static void *digest_thread(void *arg)
+{
+	uint8_t *out = arg;
+	for (int i = 0; i < 100; i++)
+		pol_sha256("abc", 3, out);
+	return NULL;
+}
+
+START_TEST(test_digest_first_use_concurrent)
+{
+	static const uint8_t abc[POL_SHA256_LEN] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	enum { N = 8 };
+	pthread_t t[N];
+	uint8_t out[N][POL_SHA256_LEN];
+
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, digest_thread, out[i]), 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_mem_eq(out[i], abc, sizeof(abc));
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy_rate");
@@ -304,6 +369,10 @@ int main(void)
 	tcase_add_test(tc, test_rate_burst_then_refill);
 	tcase_add_test(tc, test_rate_exact_over_long_periods);
 	tcase_add_test(tc, test_rate_count_change_keeps_time);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("digest");
+	tcase_add_test(tc, test_digest_matches_openssl);
+	tcase_add_test(tc, test_digest_first_use_concurrent);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("state");
 	tcase_add_unchecked_fixture(tc, setup, teardown);

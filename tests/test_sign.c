@@ -277,6 +277,62 @@ START_TEST(test_sign_cancel_leaves_backend_usable)
 }
 END_TEST
 
+/* A thread keeps its verification contexts (a few slots, by key, padding, hash and
+ * salt): signatures that alternate between more configurations than slots, over and
+ * over, all come out right, and a context reused after another key's still verifies. */
+START_TEST(test_sign_verify_contexts_reused)
+{
+	static const size_t order[] = {0, 3, 1, 4, 2, 5, 6, 7, 0, 6, 3, 10};
+	uint8_t sig[WIRE_MAX_SIG];
+	size_t sig_len;
+
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+			const struct full_case *c = &full_cases[order[i]];
+			struct bk_key *k = key_get(c->label);
+			const EVP_MD *md = EVP_get_digestbyname(c->md);
+			ck_assert_int_eq(do_sign(k, c->mech, c->pss >= 0, ck_hash(c->md),
+						 ck_mgf(c->md), c->pss >= 0 ? (CK_ULONG)c->pss : 0,
+						 tbs, sizeof(tbs), sig, &sig_len),
+					 WARDEN_OK);
+			ck_assert(ossl_verify(bk_key_public(k), c->mech, md, c->pss, tbs, sizeof(tbs),
+					      sig, sig_len));
+			bk_key_free(k);
+		}
+	sign_thread_end();
+	sign_thread_end(); /* twice: harmless */
+}
+END_TEST
+
+/* data_sha256, when given, is what a SHA-256 mechanism signs (the enclave passes the
+ * digest it computed for the audit record); other hashes ignore it. */
+START_TEST(test_sign_uses_given_sha256)
+{
+	static const uint8_t other[] = "not the data";
+	uint8_t given[32], sig[WIRE_MAX_SIG];
+	size_t sig_len = sizeof(sig);
+	char err[256] = "";
+	struct bk_key *k = key_get("rsa");
+	struct sign_req req = {CKM_SHA256_RSA_PKCS, 0, 0, 0, 0, tbs, sizeof(tbs)};
+
+	ck_assert(EVP_Digest(other, sizeof(other), given, NULL, EVP_sha256(), NULL) == 1);
+	req.data_sha256 = given;
+	ck_assert_int_eq(sign_compute(bk, k, &req, 1, sig, &sig_len, NULL, err, sizeof(err)),
+			 WARDEN_OK);
+	ck_assert(ossl_verify(bk_key_public(k), CKM_SHA256_RSA_PKCS, EVP_sha256(), -1, other,
+			      sizeof(other), sig, sig_len));
+	ck_assert(!ossl_verify(bk_key_public(k), CKM_SHA256_RSA_PKCS, EVP_sha256(), -1, tbs,
+			       sizeof(tbs), sig, sig_len));
+	req.mechanism = CKM_SHA384_RSA_PKCS;
+	sig_len = sizeof(sig);
+	ck_assert_int_eq(sign_compute(bk, k, &req, 1, sig, &sig_len, NULL, err, sizeof(err)),
+			 WARDEN_OK);
+	ck_assert(ossl_verify(bk_key_public(k), CKM_SHA384_RSA_PKCS, EVP_sha384(), -1, tbs,
+			      sizeof(tbs), sig, sig_len));
+	bk_key_free(k);
+}
+END_TEST
+
 START_TEST(test_sign_key_facts)
 {
 	struct bk_key *k = key_get("rsa");
@@ -527,6 +583,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_sign_full_data_mechanism_verifies, 0,
 			    (int)(sizeof(full_cases) / sizeof(full_cases[0])));
 	tcase_add_test(tc, test_sign_key_facts);
+	tcase_add_test(tc, test_sign_verify_contexts_reused);
+	tcase_add_test(tc, test_sign_uses_given_sha256);
 	tcase_add_test(tc, test_sign_raw_mechanisms_verify);
 	tcase_add_test(tc, test_sign_gives_sha256_of_data);
 	tcase_add_test(tc, test_sign_cancel_leaves_backend_usable);

@@ -40,4 +40,38 @@ check enclave_logs_failed_verification grep -q "signature did not verify" "$D/en
 check enclave_still_serving kill -0 "$WARDEN_PID"
 rm -f "$TRIGGER"
 check signs_again_when_backend_healthy sign "$T_TMP/sig3"
+
+# The same on one connection (one enclave thread, which keeps its verification context
+# between signatures): healthy, faulty, healthy again within one PyKCS11 session.
+/usr/bin/python3 - "$WARDEN_MODULE" "$TRIGGER" "$T_TMP/data" "$T_TMP/one" >"$T_TMP/one.out" 2>&1 <<'PY'
+import os, sys
+import PyKCS11
+mod, trig, data, out = sys.argv[1:5]
+lib = PyKCS11.PyKCS11Lib()
+lib.load(mod)
+s = lib.openSession(lib.getSlotList(tokenPresent=True)[0], PyKCS11.CKF_SERIAL_SESSION)
+s.login("1234")
+k = s.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY), (PyKCS11.CKA_LABEL, "ca")])[0]
+m = PyKCS11.Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS, None)
+d = open(data, "rb").read()
+def sign(name):
+    try:
+        sig = bytes(s.sign(k, d, m))
+        open(out + "." + name, "wb").write(sig)
+        print(name, "signed")
+    except PyKCS11.PyKCS11Error as e:
+        print(name, "refused", e)
+sign("a")
+sign("b")
+open(trig, "w").close()
+sign("c")
+os.unlink(trig)
+sign("d")
+PY
+for n in a b d; do
+	check "one_connection_sig_${n}_verifies" openssl dgst -sha256 -verify "$T_TMP/pub.pem" \
+		-signature "$T_TMP/one.$n" "$T_TMP/data"
+done
+check one_connection_faulty_refused grep -q "^c refused" "$T_TMP/one.out"
+if [ -e "$T_TMP/one.c" ]; then fail one_connection_faulty_no_bytes; else pass one_connection_faulty_no_bytes; fi
 t_done
