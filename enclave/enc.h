@@ -94,6 +94,9 @@ struct enc_config {
 	uint32_t audit_snapshot_records;
 	bool audit_fast_start;
 	bool audit_direct_io; /* O_DIRECT|O_DSYNC overlapping writes where possible */
+	/* "state": the policy state's bounds (issued serials, rate-limit buckets,
+	 * revocations); the engine's defaults unless enclave.json says. */
+	struct pol_state_limits state_limits;
 	uint8_t sha256[32];        /* of the enclave.json bytes (enc_config_load) */
 	const char *log;
 	const char *token_label;

@@ -288,7 +288,7 @@ static int replay_reset(struct enc_state *st, struct replay *r)
 	r->head = r->bytes = 0;
 	r->last_applied_seq = UINT64_MAX;
 	r->applied = r->no_summary = r->failed = r->seen = 0;
-	if (!pol_state_new(NULL, st->psl, &fresh))
+	if (!pol_state_new(&st->cfg.state_limits, st->psl, &fresh))
 		return WARDEN_E_NOMEM;
 	pol_state_free(st->pstate);
 	st->pstate = fresh;

@@ -129,7 +129,7 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 		"socket",    "socket_mode", "allowed_uids", "user",  "max_clients",
 		"max_data_len", "state_dir", "audit_dir",  "log",   "token",
 		"backend",   "keys",        "policy",       "frame_timeout_ms", "audit_key",
-		"audit",     NULL};
+		"audit",     "state",       NULL};
 	const char *mode = NULL;
 	uint64_t v;
 
@@ -211,6 +211,26 @@ static int parse_top(struct cfg_ctx *c, json_t *root, struct enc_config *cfg)
 	}
 	if (cfg->log == NULL)
 		cfg->log = "syslog";
+
+	/* "state": how many issued serials (unexpired), rate-limit buckets and revocations
+	 * the policy state holds; full means fail closed (state.full), so a CA with more
+	 * live certificates than the default raises max_serials. */
+	json_t *state;
+	static const char *const state_members[] = {"max_serials", "max_buckets",
+						    "max_revocations", NULL};
+	uint64_t ms = POL_STATE_DEFAULT_MAX_SERIALS, mb = POL_STATE_DEFAULT_MAX_BUCKETS;
+	uint64_t mr = POL_STATE_DEFAULT_MAX_REVOCATIONS;
+	if (get_obj(c, "$", root, "state", 0, &state) != 0)
+		return -1;
+	if (state != NULL &&
+	    (only_members(c, "$.state", state, state_members) != 0 ||
+	     get_uint(c, "$.state", state, "max_serials", 1, POL_STATE_MAX_ENTRIES, &ms) != 0 ||
+	     get_uint(c, "$.state", state, "max_buckets", 1, POL_STATE_MAX_ENTRIES, &mb) != 0 ||
+	     get_uint(c, "$.state", state, "max_revocations", 1, POL_STATE_MAX_ENTRIES, &mr) != 0))
+		return -1;
+	cfg->state_limits.max_serials = (uint32_t)ms;
+	cfg->state_limits.max_buckets = (uint32_t)mb;
+	cfg->state_limits.max_revocations = (uint32_t)mr;
 
 	json_t *uids = json_object_get(root, "allowed_uids");
 	if (uids == NULL || !json_is_array(uids) || json_array_size(uids) == 0 ||

@@ -135,8 +135,11 @@ static void startup(const char *config_path)
 		enc_log(ENC_LOG_WARNING, "no public suffix list (%s): per-domain rate limits use "
 					 "the last two labels",
 			POL_PSL_DAT);
-	if (!pol_state_new(NULL, st.psl, &st.pstate))
-		die("out of memory for the policy state");
+	if (!pol_state_new(&st.cfg.state_limits, st.psl, &st.pstate))
+		die("out of memory for the policy state (state.max_serials %u, max_buckets %u, "
+		    "max_revocations %u)",
+		    st.cfg.state_limits.max_serials, st.cfg.state_limits.max_buckets,
+		    st.cfg.state_limits.max_revocations);
 
 	if (sign_init() != WARDEN_OK || enc_decide_init() != WARDEN_OK)
 		die("OpenSSL digests unavailable");

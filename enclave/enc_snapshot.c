@@ -105,7 +105,8 @@ int enc_snapshot_load(const struct enc_state *st, uint32_t version, const uint8_
 			 (unsigned long long)pol_len, len - SNAP_HDR_LEN);
 		return WARDEN_E_AUDIT;
 	}
-	if (!pol_state_decode(blob + SNAP_HDR_LEN, (size_t)pol_len, NULL, st->psl, out_state, &what,
+	if (!pol_state_decode(blob + SNAP_HDR_LEN, (size_t)pol_len, &st->cfg.state_limits, st->psl,
+			      out_state, &what,
 			      &off)) {
 		snprintf(why, why_len, "policy state refused at byte %zu of the blob: %s",
 			 SNAP_HDR_LEN + off, what != NULL ? what : "?");

@@ -160,11 +160,13 @@ bool pol_state_new(const struct pol_state_limits *lim, const struct pol_psl *psl
 		   struct pol_state **out)
 {
 	struct pol_state *s;
-	uint32_t ms = lim != NULL ? lim->max_serials : POL_STATE_DEFAULT_MAX_SERIALS;
-	uint32_t mb = lim != NULL ? lim->max_buckets : POL_STATE_DEFAULT_MAX_BUCKETS;
+	uint32_t ms = lim != NULL && lim->max_serials != 0 ? lim->max_serials
+							   : POL_STATE_DEFAULT_MAX_SERIALS;
+	uint32_t mb = lim != NULL && lim->max_buckets != 0 ? lim->max_buckets
+							   : POL_STATE_DEFAULT_MAX_BUCKETS;
 
 	*out = NULL;
-	if (ms == 0 || mb == 0 || ms > POL_STATE_MAX_ENTRIES || mb > POL_STATE_MAX_ENTRIES)
+	if (ms > POL_STATE_MAX_ENTRIES || mb > POL_STATE_MAX_ENTRIES)
 		return false;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)

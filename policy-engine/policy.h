@@ -1053,9 +1053,9 @@ struct pol_decision {
 #define POL_STATE_MAX_CRL_SCOPES 64u        /* (key, CRL scope) pairs, never dropped */
 #define POL_STATE_MAX_RESPONDERS 256u       /* delegated OCSP responders; expired dropped */
 #define POL_CRL_BASES_KEPT 4u               /* complete CRLs a delta may name, per scope */
-struct pol_state_limits {
-	uint32_t max_serials;
-	uint32_t max_buckets;
+struct pol_state_limits { /* each 0: its default */
+	uint32_t max_serials;       /* 0: POL_STATE_DEFAULT_MAX_SERIALS */
+	uint32_t max_buckets;       /* 0: POL_STATE_DEFAULT_MAX_BUCKETS */
 	uint32_t max_revocations;   /* 0: POL_STATE_DEFAULT_MAX_REVOCATIONS */
 };
 struct pol_state;

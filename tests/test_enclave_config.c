@@ -14,6 +14,8 @@ static const char *const good =
 	" \"audit\": {\"checkpoint_records\": 500, \"checkpoint_seconds\": 30,"
 	"   \"rotate_bytes\": 1048576, \"snapshot_records\": 50000, \"fast_start\": true,"
 	"   \"direct_io\": false},"
+	" \"state\": {\"max_serials\": 4000000, \"max_buckets\": 100000,"
+	"   \"max_revocations\": 2000000},"
 	" \"token\": {\"label\": \"warden\", \"serial\": \"0000000000000001\","
 	"   \"user_pin_file\": \"/etc/warden/user-pin.scrypt\", \"pin_max_failures\": 5},"
 	" \"backend\": {\"module\": \"/usr/lib/softhsm/libsofthsm2.so\", \"token_label\": \"warden\","
@@ -49,6 +51,9 @@ START_TEST(test_config_documented_example_parses)
 	ck_assert_uint_eq(c.audit_snapshot_records, 50000);
 	ck_assert(c.audit_fast_start);
 	ck_assert(!c.audit_direct_io);
+	ck_assert_uint_eq(c.state_limits.max_serials, 4000000);
+	ck_assert_uint_eq(c.state_limits.max_buckets, 100000);
+	ck_assert_uint_eq(c.state_limits.max_revocations, 2000000);
 	ck_assert_int_eq(c.keys[1].verify_signatures, 1);
 	ck_assert_ptr_null(c.keys[1].certificate);
 	enc_config_free(&c);
@@ -79,6 +84,9 @@ START_TEST(test_config_defaults)
 	ck_assert_uint_eq(c.audit_snapshot_records, ENC_DEFAULT_SNAPSHOT_RECORDS);
 	ck_assert(c.audit_fast_start); /* default on */
 	ck_assert(c.audit_direct_io);  /* default on */
+	ck_assert_uint_eq(c.state_limits.max_serials, POL_STATE_DEFAULT_MAX_SERIALS);
+	ck_assert_uint_eq(c.state_limits.max_buckets, POL_STATE_DEFAULT_MAX_BUCKETS);
+	ck_assert_uint_eq(c.state_limits.max_revocations, POL_STATE_DEFAULT_MAX_REVOCATIONS);
 	enc_config_free(&c);
 }
 END_TEST
@@ -118,6 +126,11 @@ static const struct {
 	{"\"snapshot_records\": 50000", "\"snapshot_records\": 2000000000",
 	 "$.audit.snapshot_records"},
 	{"\"fast_start\": true", "\"fast_start\": 1", "$.audit.fast_start"},
+	{"\"max_serials\": 4000000", "\"max_serials\": 0", "$.state.max_serials"},
+	{"\"max_serials\": 4000000", "\"max_serials\": 16777217", "$.state.max_serials"},
+	{"\"max_buckets\": 100000", "\"max_bucket\": 100000", "$.state"},
+	{"\"max_revocations\": 2000000", "\"max_revocations\": \"many\"",
+	 "$.state.max_revocations"},
 	{"\"fast_start\": true", "\"fast_start\": \"yes\"", "$.audit.fast_start"},
 	{"\"verify_signatures\": true", "\"verify_signatures\": 1", "$.keys[1]"},
 	{"\"max_clients\": 64", "\"max_clients\": 0", "$.max_clients"},

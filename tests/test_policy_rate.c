@@ -290,7 +290,14 @@ START_TEST(test_rate_state_bounds)
 	struct pol_state_limits lim = { .max_serials = 2, .max_buckets = 8 };
 	struct pol_policy *p = pt_policy(J("{'version':1,'profiles':{'w':{'match':{}}}}"));
 	struct pol_state *st = NULL;
-	ck_assert(!pol_state_new(&(struct pol_state_limits){ 0, 1 }, NULL, &st));
+	/* 0 means the default; over the engine's maximum is refused */
+	ck_assert(pol_state_new(&(struct pol_state_limits){ 0, 1 }, NULL, &st));
+	ck_assert_uint_eq(pol_state_num_serials(st), 0);
+	pol_state_free(st);
+	ck_assert(!pol_state_new(&(struct pol_state_limits){ POL_STATE_MAX_ENTRIES + 1, 1 }, NULL,
+				 &st));
+	ck_assert(!pol_state_new(&(struct pol_state_limits){ 1, POL_STATE_MAX_ENTRIES + 1 }, NULL,
+				 &st));
 	ck_assert(pol_state_new(&lim, NULL, &st));
 	ck_assert_int_eq(ev(p, st, S(1), "a.example.com", "DNS:a.example.com", true), POL_R_OK);
 	ck_assert_int_eq(ev(p, st, S(2), "a.example.com", "DNS:a.example.com", true), POL_R_OK);

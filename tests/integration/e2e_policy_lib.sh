@@ -40,6 +40,7 @@ reason_code() {
 	rate.provisioner) echo 82 ;;
 	rate.san_set) echo 84 ;;
 	rate.prehashed) echo 85 ;;
+	state.full) echo 87 ;;
 	*) echo "reason_code: unknown name $1" >&2; echo -1 ;;
 	esac
 }
