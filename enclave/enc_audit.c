@@ -40,6 +40,7 @@ struct replay {
 	size_t head, num, bytes;
 	uint64_t last_applied_seq; /* UINT64_MAX: none yet */
 	uint64_t applied, no_summary, failed;
+	uint64_t state_full; /* of failed: a summary that decoded but did not fit the state */
 	uint64_t seen; /* records handed to replay_cb */
 	struct pol_summary *sum;
 };
@@ -82,6 +83,7 @@ static void replay_apply(struct replay *r, uint64_t seq, const uint8_t *body, si
 		r->applied++;
 	} else {
 		r->failed++;
+		r->state_full++;
 		enc_log(ENC_LOG_WARNING, "audit replay: record %llu could not be applied (state "
 					 "full or revocations malformed)",
 			(unsigned long long)seq);
@@ -287,7 +289,7 @@ static int replay_reset(struct enc_state *st, struct replay *r)
 		pending_pop(r, false);
 	r->head = r->bytes = 0;
 	r->last_applied_seq = UINT64_MAX;
-	r->applied = r->no_summary = r->failed = r->seen = 0;
+	r->applied = r->no_summary = r->failed = r->state_full = r->seen = 0;
 	if (!pol_state_new(&st->cfg.state_limits, st->psl, &fresh))
 		return WARDEN_E_NOMEM;
 	pol_state_free(st->pstate);
@@ -370,6 +372,21 @@ int enc_audit_start(struct enc_state *st, char *err, size_t err_len)
 	}
 	while (r.num > 0)
 		pending_pop(&r, true);
+	/* A decision the state cannot hold (more unexpired serials, buckets or revocations
+	 * than its bounds) would be forgotten, and with it serial uniqueness or a rate
+	 * limit: refuse to start rather than serve with less than the log says. */
+	if (r.state_full > 0) {
+		snprintf(err, err_len,
+			 "audit log %s: %llu allowed decisions do not fit the policy state "
+			 "(state.max_serials %u, max_buckets %u, max_revocations %u): the log "
+			 "holds more unexpired serials, rate-limit buckets or revocations; raise "
+			 "\"state\" in the enclave configuration",
+			 st->cfg.audit_dir, (unsigned long long)r.state_full,
+			 st->cfg.state_limits.max_serials, st->cfg.state_limits.max_buckets,
+			 st->cfg.state_limits.max_revocations);
+		ret = WARDEN_E_AUDIT;
+		goto out;
+	}
 	if (rep.repaired)
 		enc_log(ENC_LOG_WARNING, "audit log repaired: %s", rep.message);
 	if (rep.created)

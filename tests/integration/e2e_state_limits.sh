@@ -7,6 +7,8 @@
 #   - after a restart with the same bound the state rebuilt from the log is still full;
 #   - raised to 10 the enclave signs again, and the serials issued before are still
 #     counted (seven more fit, the eighth does not);
+#   - lowered to 5 below the 10 unexpired serials the log holds, the enclave refuses to
+#     start (it would forget serials) and says to raise "state"; back at 10 it starts;
 #   - a bound out of range stops the enclave at start-up with the JSON path.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/e2e_policy_lib.sh"
@@ -64,6 +66,21 @@ client s13:cn=s13.example.test
 expect_full "max_serials 10: the eleventh serial is refused (the first three still count)" s13
 
 warden_stop
+set_state '{"max_serials": 5}'
+if warden_start "$d" 2>/dev/null; then
+	fail "max_serials 5 below the log's 10 serials: start refused" "the enclave started"
+	warden_stop
+else
+	check "max_serials 5 below the log's 10 serials: start refused, saying why" \
+		grep -q 'do not fit the policy state (state.max_serials 5' "$d/enclave.log"
+fi
+set_state '{"max_serials": 10}'
+if warden_start "$d"; then
+	pass "back at max_serials 10: starts"
+	client s14:cn=s14.example.test
+	expect_full "back at max_serials 10: still full" s14
+	warden_stop
+else fail "back at max_serials 10: starts" "$(tail -n 2 "$d/enclave.log")"; fi
 set_state '{"max_serials": 0}'
 if warden_start "$d" 2>/dev/null; then
 	fail "max_serials 0 is refused at start-up" "the enclave started"
