@@ -38,7 +38,7 @@ ALL_TARGETS :=
 UNIT_TESTS :=
 FUZZ_TARGETS :=
 
-.PHONY: all check check-unit check-conformance check-integration asan fuzz bench demo \
+.PHONY: all check check-unit check-conformance check-integration asan fuzz bench demo soak \
 	install clean deps
 all: deps-note
 
@@ -96,6 +96,10 @@ asan: deps
 
 demo: deps all
 	BUILD=$(BUILD) scripts/demo
+
+# Crash-safety tests repeated (scripts/soak: SOAK_RUNS, SOAK_CRASH_ROUNDS); not in check.
+soak: deps all $(UNIT_TESTS)
+	BUILD=$(BUILD) scripts/soak
 
 install: all
 	scripts/install-tree "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"
