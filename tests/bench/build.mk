@@ -7,7 +7,7 @@ $(BENCH_BIN): $(OBJ)/tests/bench/p11bench.o $(OBJ)/tests/bench/pb_opts.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcrypto -ldl -lpthread -lm
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BUILD)/bench/disk_flush
 	BUILD=$(BUILD) P11BENCH=$(BENCH_BIN) scripts/bench
 
 # Start-up of the real enclave on audit logs of 1M and 10M records, with and without a
