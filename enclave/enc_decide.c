@@ -25,7 +25,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "sign.h"
@@ -233,21 +232,13 @@ static void sign_body(struct aud_body *b, const struct enc_state *st,
 	put_summary(b, st, d, blob);
 }
 
-/* SHA-256, fetched once (before the sandbox: enc_main calls enc_decide_init); SHA256()
- * would go through EVP_Q_digest, which fetches on every call. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
-}
-
+/* The digests a decision uses, fetched once before the sandbox (enc_main): the data's
+ * SHA-256 through sign.c's, the policy engine's ids through its own. */
 int enc_decide_init(void)
 {
-	pthread_once(&sha256_once, sha256_fetch);
-	(void)pol_crypto_init(); /* the engine's digests too, before the sandbox */
-	return sha256_md != NULL ? WARDEN_OK : WARDEN_E_INTERNAL;
+	int rc = sign_init();
+	(void)pol_crypto_init();
+	return rc;
 }
 
 /* Each connection thread keeps its decision (tens of KiB) and summary buffer from one
@@ -292,8 +283,7 @@ int enc_decide(struct enc_state *st, const struct enc_peer *peer, const struct e
 		snprintf(msg, msg_len, "out of memory");
 		goto out;
 	}
-	if (enc_decide_init() != WARDEN_OK ||
-	    EVP_Digest(r->data, r->data_len, sha, NULL, sha256_md, NULL) != 1) {
+	if (sign_sha256(r->data, r->data_len, sha) != WARDEN_OK) {
 		rc = WARDEN_E_INTERNAL;
 		snprintf(msg, msg_len, "hashing failed");
 		goto out;
@@ -412,8 +402,7 @@ int enc_decide_refuse(struct enc_state *st, const struct enc_peer *peer,
 	/* The data was received whole (its length was bounded by the frame's): hash it
 	 * outside the lock, as a decision does. */
 	if (r->data_len > 0)
-		hashed = enc_decide_init() == WARDEN_OK &&
-			 EVP_Digest(r->data, r->data_len, sha, NULL, sha256_md, NULL) == 1;
+		hashed = sign_sha256(r->data, r->data_len, sha) == WARDEN_OK;
 	aud_body_init(&b);
 	pthread_mutex_lock(&st->decide_lock);
 	put_request(&b, false, reason, sentence, k, r);

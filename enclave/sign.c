@@ -145,6 +145,11 @@ static int digest(enum sign_hash h, const uint8_t *data, size_t len, uint8_t *ou
 	return 0;
 }
 
+int sign_sha256(const uint8_t *data, size_t len, uint8_t out[32])
+{
+	return digest(SH_SHA256, data, len, out) == 0 ? WARDEN_OK : WARDEN_E_INTERNAL;
+}
+
 /* --- verification ------------------------------------------------------------------ */
 
 static EVP_PKEY_CTX *verify_ctx_new(EVP_PKEY *pub, const struct mech_info *mi,

@@ -35,6 +35,10 @@ int sign_mech_fits_key(CK_MECHANISM_TYPE m, const struct bk_key *key);
 /* Fetches the digests and other algorithms once, before the sandbox.  Returns
  * WARDEN_OK or WARDEN_E_INTERNAL. */
 __attribute__((warn_unused_result)) int sign_init(void);
+/* SHA-256 of data with the digest sign_init fetched (the audit record's data_sha256).
+ * WARDEN_OK, or WARDEN_E_INTERNAL (also before sign_init). */
+__attribute__((warn_unused_result)) int sign_sha256(const uint8_t *data, size_t len,
+						    uint8_t out[32]);
 
 #define SIGN_MAX_DIGEST 64u
 #define SIGN_DIGESTINFO_PREFIX_LEN 19u

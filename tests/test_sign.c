@@ -333,6 +333,23 @@ START_TEST(test_sign_uses_given_sha256)
 }
 END_TEST
 
+/* The data's SHA-256 for the audit record: refused before sign_init fetched the digest
+ * (this test case has no fixture, and Check runs it in a fresh child), right after. */
+START_TEST(test_sign_sha256_needs_init)
+{
+	static const uint8_t abc_sha256[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	uint8_t out[32];
+
+	ck_assert_int_eq(sign_sha256((const uint8_t *)"abc", 3, out), WARDEN_E_INTERNAL);
+	ck_assert_int_eq(sign_init(), WARDEN_OK);
+	ck_assert_int_eq(sign_sha256((const uint8_t *)"abc", 3, out), WARDEN_OK);
+	ck_assert_mem_eq(out, abc_sha256, sizeof(out));
+}
+END_TEST
+
 START_TEST(test_sign_key_facts)
 {
 	struct bk_key *k = key_get("rsa");
@@ -596,6 +613,9 @@ int main(void)
 	tcase_add_test(tc, test_backend_missing_key);
 	tcase_add_test(tc, test_backend_open_failures);
 	tcase_add_test(tc, test_sign_mech_tables);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("digest");
+	tcase_add_test(tc, test_sign_sha256_needs_init);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
